@@ -1,0 +1,116 @@
+"""Plain dataclasses passed between the stages of the flow (parse → chunk → embed → retrieve → answer).
+
+This module imports nothing from the rest of longlens so every stage can depend on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class LongLensError(Exception):
+    """Base class for errors that carry a message meant for the user."""
+
+
+class ParseError(LongLensError):
+    """A source file could not be turned into text; the message says why, for that file."""
+
+
+@dataclass
+class Segment:
+    """A run of text from one place in a source: one page of a PDF, one section, one caption.
+
+    `page` is 1-based; `heading_path` lists the section titles above the text; `t_start`/`t_end` are
+    seconds for media; `source` names where media text came from (speech, ocr, objects, subtitles).
+    """
+
+    text: str
+    page: int | None = None
+    heading_path: tuple[str, ...] = ()
+    t_start: float | None = None
+    t_end: float | None = None
+    source: str | None = None
+    char_start: int = 0
+    char_end: int = 0
+
+
+@dataclass
+class ParsedDocument:
+    """What a parser returns: the document's segments in reading order plus its metadata."""
+
+    doc_type: str
+    title: str
+    segments: list[Segment]
+    page_count: int | None = None
+    duration: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Chunk:
+    """A retrieval unit: contiguous text that never spans two sections or two pages silently."""
+
+    ordinal: int
+    text: str
+    token_count: int
+    char_start: int
+    char_end: int
+    page_start: int | None = None
+    page_end: int | None = None
+    heading_path: str = ""
+    t_start: float | None = None
+    t_end: float | None = None
+    sources: str = ""
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk with where it lives and how well it scored."""
+
+    chunk_id: int
+    document: str
+    document_id: int
+    title: str
+    collection: str
+    text: str
+    score: float
+    ordinal: int = 0
+    page_start: int | None = None
+    page_end: int | None = None
+    t_start: float | None = None
+    t_end: float | None = None
+    heading_path: str = ""
+    doc_type: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Citation:
+    """A source an answer cites: `n` is the marker number used in the answer text."""
+
+    n: int
+    document: str
+    chunk_id: int
+    quote: str
+    page_start: int | None = None
+    page_end: int | None = None
+    t_start: float | None = None
+    t_end: float | None = None
+    title: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """A generated answer and the citations its `[n]` markers point to."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"answer": self.text, "citations": [c.to_dict() for c in self.citations]}

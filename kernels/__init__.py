@@ -1,0 +1,1 @@
+"""Triton kernels for the LLM engine, each with a PyTorch reference twin."""

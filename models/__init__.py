@@ -1,0 +1,1 @@
+"""Model wrappers: embedders, rerankers, media models, and the native LLM engine."""
