@@ -1,0 +1,169 @@
+"""`LongLens`: the Python entry point that the CLI, the web app and the LangChain adapters all use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from longlens.config import Settings
+from longlens.indexes import IndexSet, ReconcileReport
+from longlens.ingest import Ingestor, IngestProgress, IngestReport
+from longlens.models.embedder import Embedder
+from longlens.schema import Hit, LongLensError
+from longlens.store import CollectionInfo, DocumentInfo, Store
+
+
+class LongLens:
+    """One data directory: its store, its indexes and its models.
+
+    >>> ll = LongLens(data_dir="~/lens")            # doctest: +SKIP
+    >>> ll.ingest(["report.pdf"])                   # doctest: +SKIP
+    >>> ll.search("what did the audit find?")       # doctest: +SKIP
+    """
+
+    def __init__(self, data_dir: str | Path | None = None, *, settings: Settings | None = None, **overrides: object):
+        self.settings = settings or Settings.load(data_dir, **overrides)
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.settings.database_url)
+        self.indexes = IndexSet(self.store, self.settings.index_dir)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.settings.embedder, batch_size=self.settings.embed_batch_size)
+
+    def close(self) -> None:
+        self.indexes.save_dirty()
+        self.store.close()
+
+    def __enter__(self) -> LongLens:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ingestion ---------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path] | str | Path,
+        *,
+        collection: str | None = None,
+        recursive: bool = False,
+        workers: int | None = None,
+        progress: IngestProgress | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders; bad files are reported in the result, never raised."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        ingestor = Ingestor(self.settings, self.store, self.indexes, self.embedder)
+        return ingestor.run(list(paths), collection=collection, recursive=recursive, workers=workers, progress=progress)
+
+    # browsing ----------------------------------------------------------------------------------
+
+    def collections(self) -> list[CollectionInfo]:
+        return self.store.collections()
+
+    def documents(self, collection: str | None = None) -> list[DocumentInfo]:
+        return self.store.documents(collection)
+
+    def remove(self, refs: Sequence[str], collection: str | None = None) -> list[DocumentInfo]:
+        """Delete documents (by id, path or file name) and their vectors."""
+        docs = self.store.resolve_documents(refs, collection)
+        removed = self.store.delete_documents([d.id for d in docs])
+        for cid, chunk_ids in removed.items():
+            dim = self._dim(cid)
+            self.indexes.get(cid, dim).remove(np.asarray(chunk_ids, dtype=np.int64))
+        self.indexes.save_dirty()
+        return docs
+
+    def rename_collection(self, old: str, new: str) -> None:
+        self.store.rename_collection(old, new)
+
+    def delete_collection(self, name: str) -> None:
+        cid = self.store.delete_collection(name)
+        self.indexes.drop(cid)
+
+    # search ------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        collection: str | Sequence[str] | None = None,
+        document: str | None = None,
+        doc_type: str | None = None,
+    ) -> list[Hit]:
+        """Dense search: the `k` chunks closest to `query`, best first."""
+        if not query.strip():
+            raise LongLensError("the query is empty")
+        targets = self._target_collections(collection)
+        if not targets:
+            return []
+        qvec = self.embedder.encode_query(query)
+        filtered = document is not None or doc_type is not None
+        fetch = k * 8 if filtered else k
+        scored: list[tuple[int, float]] = []
+        for info in targets:
+            scores, ids = self.indexes.get(info.id, info.dim).search(qvec[None, :], fetch)
+            scored.extend((int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0)
+        scored.sort(key=lambda pair: -pair[1])
+        hits = self.store.hits(scored)
+        if document is not None:
+            hits = [h for h in hits if document in (h.document, Path(h.document).name, str(h.document_id))]
+        if doc_type is not None:
+            hits = [h for h in hits if h.doc_type == doc_type]
+        return hits[:k]
+
+    def _target_collections(self, collection: str | Sequence[str] | None) -> list[CollectionInfo]:
+        infos = self.store.collections()
+        if collection is None:
+            return [c for c in infos if c.embedder == self.embedder.name]
+        names = [collection] if isinstance(collection, str) else list(collection)
+        by_name = {c.name: c for c in infos}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise LongLensError(f"no collection named '{missing[0]}'")
+        return [by_name[n] for n in names]
+
+    def _dim(self, collection_id: int) -> int:
+        for c in self.store.collections():
+            if c.id == collection_id:
+                return c.dim
+        raise LongLensError(f"no collection with id {collection_id}")
+
+    # maintenance -------------------------------------------------------------------------------
+
+    def doctor(self) -> dict:
+        """Check that the database and every vector index agree, and repair what can be repaired."""
+        problems = self.store.integrity_problems()
+        interrupted = self.store.unfinished_runs()
+        fixed_counts = self.store.fix_chunk_counts()
+        reports: list[ReconcileReport] = []
+        for info in self.store.collections():
+            reports.append(self.indexes.reconcile(info.id, info.dim))
+        known = {self.indexes.path(c.id).name for c in self.store.collections()}
+        stray = [p for p in self.settings.index_dir.glob("collection-*.faiss") if p.name not in known]
+        for p in stray:
+            p.unlink()
+        for tmp in self.settings.index_dir.glob("*.tmp"):
+            tmp.unlink()
+        return {
+            "database": "ok" if not problems else problems,
+            "interrupted_runs": interrupted,
+            "chunk_counts_fixed": fixed_counts,
+            "stray_index_files_removed": [p.name for p in stray],
+            "collections": [
+                {
+                    "collection_id": r.collection_id,
+                    "vectors_added": r.added,
+                    "vectors_removed": r.removed,
+                    "index_rebuilt": r.rebuilt,
+                    "in_agreement_before": not r.changed,
+                }
+                for r in reports
+            ],
+            "healthy": not problems and all(not r.changed for r in reports) and not fixed_counts and not stray,
+        }

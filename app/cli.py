@@ -1,0 +1,217 @@
+"""The `longlens` command line: ingest, ls, rm, collections, doctor, search."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from longlens.cli_progress import RichIngestProgress
+from longlens.schema import LongLensError
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Ask questions of long documents and videos; answers cite the page and the second.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional here on Python 3.10
+    typer.Option("--data-dir", envvar="LONGLENS_HOME", help="Data directory (default: LONGLENS_HOME or per-user)."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection name.")]  # noqa: UP045
+
+
+def _lens(data_dir: Path | None):  # noqa: ANN202 - LongLens, imported lazily to keep --help fast
+    from longlens.api import LongLens
+
+    return LongLens(data_dir)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files and folders to ingest.")],
+    collection: CollectionOpt = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Walk sub-folders too.")] = False,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Parser processes.")] = None,  # noqa: UP045
+    as_json: JsonFlag = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Ingest documents and videos. Exit status: 0 all ingested or skipped, 1 some failed, 2 usage error."""
+    try:
+        with _lens(data_dir) as ll:
+            with RichIngestProgress(err) as progress:
+                report = ll.ingest(
+                    paths, collection=collection, recursive=recursive, workers=workers, progress=progress
+                )
+    except LongLensError as exc:
+        _fail(str(exc), 2)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_ingest_summary(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_ingest_summary(report) -> None:  # noqa: ANN001 - IngestReport
+    table = Table(title=f"Ingestion into '{report.collection}' ({report.seconds:.1f} s)")
+    table.add_column("file", overflow="fold")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    for doc in report.documents:
+        pages = f", {doc['pages']} pages" if doc.get("pages") else ""
+        table.add_row(doc["path"], "[green]ok[/]", f"{doc['chunks']} chunks{pages}")
+    for path in report.skipped:
+        table.add_row(path, "[yellow]skipped[/]", report.skipped_reasons.get(path, ""))
+    for fail in report.failed:
+        table.add_row(fail["path"], "[red]failed[/]", fail["error"])
+    out.print(table)
+    out.print(f"{len(report.ok)} ok, {len(report.skipped)} skipped, {len(report.failed)} failed")
+
+
+@app.command("ls")
+def list_documents(collection: CollectionOpt = None, as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
+    """List documents, with their status and size."""
+    with _lens(data_dir) as ll:
+        docs = ll.documents(collection)
+    if as_json:
+        print(json.dumps([d.__dict__ for d in docs], indent=2))
+        return
+    table = Table()
+    for col in ("id", "collection", "document", "type", "pages/len", "chunks", "status"):
+        table.add_column(col, overflow="fold")
+    for d in docs:
+        extent = str(d.page_count) if d.page_count else (f"{d.duration:.0f}s" if d.duration else "")
+        status = d.status if not d.error else f"{d.status}: {d.error}"
+        table.add_row(str(d.id), d.collection, d.source_path, d.doc_type, extent, str(d.chunk_count), status)
+    out.print(table)
+
+
+@app.command("rm")
+def remove(
+    docs: Annotated[list[str], typer.Argument(help="Document ids, paths or file names.")],
+    collection: CollectionOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Remove documents and their vectors."""
+    try:
+        with _lens(data_dir) as ll:
+            removed = ll.remove(docs, collection)
+    except LongLensError as exc:
+        _fail(str(exc))
+    for d in removed:
+        out.print(f"removed {d.id} {d.source_path}")
+
+
+@app.command()
+def collections(
+    as_json: JsonFlag = False,
+    data_dir: DataDir = None,
+    rename: Annotated[Optional[tuple[str, str]], typer.Option(help="OLD NEW: rename a collection.")] = None,  # noqa: UP045
+    delete: Annotated[Optional[str], typer.Option(help="Delete a collection and everything in it.")] = None,  # noqa: UP045
+) -> None:
+    """List collections (or rename / delete one)."""
+    try:
+        with _lens(data_dir) as ll:
+            if rename:
+                ll.rename_collection(*rename)
+            if delete:
+                ll.delete_collection(delete)
+            infos = ll.collections()
+    except LongLensError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps([c.__dict__ for c in infos], indent=2))
+        return
+    table = Table()
+    for col in ("collection", "documents", "chunks", "embedder"):
+        table.add_column(col)
+    for c in infos:
+        table.add_row(c.name, str(c.documents), str(c.chunks), c.embedder)
+    out.print(table)
+
+
+@app.command()
+def doctor(as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
+    """Check that the database and the vector indexes agree, and repair what can be repaired."""
+    with _lens(data_dir) as ll:
+        result = ll.doctor()
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    out.print(f"database: {result['database']}")
+    if result["interrupted_runs"]:
+        out.print(f"interrupted ingestion runs found: {result['interrupted_runs']} (run ingest again to resume)")
+    for c in result["collections"]:
+        state = "ok" if c["in_agreement_before"] else (
+            f"repaired: +{c['vectors_added']} vectors, -{c['vectors_removed']} orphans"
+            + (", index rebuilt" if c["index_rebuilt"] else "")
+        )
+        out.print(f"collection {c['collection_id']}: {state}")
+    out.print("[green]healthy[/]" if result["healthy"] else "[yellow]repaired[/]")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="Number of results.")] = 5,
+    collection: CollectionOpt = None,
+    as_json: JsonFlag = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Find the chunks closest to a query, with their document and page (or time range)."""
+    try:
+        with _lens(data_dir) as ll:
+            hits = ll.search(query, k=k, collection=collection)
+    except LongLensError as exc:
+        _fail(str(exc), 2)
+    if as_json:
+        print(json.dumps([h.to_dict() for h in hits], indent=2))
+        return
+    if not hits:
+        out.print("no results (is anything ingested? try `longlens ls`)")
+    for rank, h in enumerate(hits, 1):
+        out.print(f"[bold]{rank}. {Path(h.document).name}[/] {location(h)}  score {h.score:.3f}")
+        snippet = " ".join(h.text.split())
+        out.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", markup=False)
+
+
+def location(hit) -> str:  # noqa: ANN001 - Hit or Citation: anything with the location fields
+    """`p. 3`, `pp. 3–4`, or `[01:12–01:20]`: how a user finds the passage."""
+    if hit.t_start is not None:
+        return f"[{_clock(hit.t_start)}–{_clock(hit.t_end if hit.t_end is not None else hit.t_start)}]"
+    if hit.page_start is not None:
+        if hit.page_end and hit.page_end != hit.page_start:
+            return f"pp. {hit.page_start}–{hit.page_end}"
+        return f"p. {hit.page_start}"
+    return f"§ {hit.heading_path}" if getattr(hit, "heading_path", "") else ""
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

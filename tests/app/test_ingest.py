@@ -1,0 +1,94 @@
+"""Ingestion end to end: real parsers, real embedder, SQLite and FAISS in a temporary data directory."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _corpus(folder, pdf_writer):
+    folder.mkdir()
+    pdf_writer(
+        folder / "atlas.pdf",
+        [
+            "The Atlas of Rivers. Chapter one introduces the survey.",
+            "The Orinoco delta holds 43 distinct channels counted in 1998.",
+            "Glaciers of the Andes retreated 12 metres per year on average.",
+        ],
+    )
+    (folder / "notes.md").write_text(
+        "# Kitchen notes\n\nGeneral remarks.\n\n## Bread\n\nSourdough needs a starter fed twice daily.\n\n"
+        "## Soup\n\nMinestrone takes forty minutes to simmer.\n",
+        encoding="utf-8",
+    )
+    (folder / "letter.txt").write_text(
+        "Dear Ada,\n\nThe violin recital moved to the Thursday after Easter.\n\nYours, Clara",
+        encoding="cp1252",
+    )
+    return folder
+
+
+def _state(lens):
+    """Everything stored, to compare before and after: (path, sha, chunk texts) and the index's id set."""
+    docs = sorted((d.source_path, d.sha256, d.chunk_count) for d in lens.documents() if d.status == "ready")
+    cid = lens.store.collection_id("default")
+    db_ids = np.sort(lens.store.chunk_ids(cid))
+    index_ids = np.sort(lens.indexes.get(cid, lens.embedder.dim).ids())
+    return docs, db_ids, index_ids
+
+
+def test_ingest_search_skip_and_replace(lens, tmp_path, pdf_writer):
+    folder = _corpus(tmp_path / "docs", pdf_writer)
+    report = lens.ingest([folder])
+    assert sorted(report.ok) == sorted(str(p.resolve()) for p in folder.iterdir()), report.failed
+    assert report.failed == [] and report.exit_code == 0
+
+    hits = lens.search("How many channels does the Orinoco delta have?", k=3)
+    assert hits[0].document.endswith("atlas.pdf") and hits[0].page_start == 2
+    hit = lens.search("how long does minestrone simmer", k=1)[0]
+    assert hit.document.endswith("notes.md") and hit.heading_path == "Kitchen notes > Soup"
+    assert "Thursday after Easter" in lens.search("when is the violin recital", k=1)[0].text
+
+    docs, db_ids, index_ids = _state(lens)
+    np.testing.assert_array_equal(db_ids, index_ids)
+
+    again = lens.ingest([folder])
+    assert again.ok == [] and len(again.skipped) == 3
+    assert set(again.skipped_reasons.values()) == {"unchanged"}
+    assert _state(lens)[0] == docs
+
+    (folder / "notes.md").write_text("# Kitchen notes\n\n## Tea\n\nGreen tea steeps for two minutes.\n")
+    changed = lens.ingest([folder])
+    assert changed.ok == [str((folder / "notes.md").resolve())]
+    assert changed.documents[0]["replaced"] is True
+    docs2, db_ids2, index_ids2 = _state(lens)
+    np.testing.assert_array_equal(db_ids2, index_ids2)
+    assert len(docs2) == 3
+    assert "minestrone" not in " ".join(h.text for h in lens.search("minestrone simmer", k=10)).lower()
+    assert lens.search("how long does green tea steep", k=1)[0].heading_path == "Kitchen notes > Tea"
+
+
+def test_duplicate_content_under_another_name_is_skipped(lens, tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("The same words in two files.")
+    b.write_text("The same words in two files.")
+    report = lens.ingest([a, b])
+    assert report.ok == [str(a.resolve())]
+    assert report.skipped_reasons[str(b.resolve())].startswith("same content as")
+
+
+def test_remove_documents_and_collections(lens, tmp_path):
+    (tmp_path / "one.txt").write_text("Apples grow in orchards.")
+    (tmp_path / "two.txt").write_text("Pears ripen after picking.")
+    lens.ingest([tmp_path / "one.txt"], collection="fruit")
+    lens.ingest([tmp_path / "two.txt"], collection="fruit")
+    removed = lens.remove(["one.txt"])
+    assert [d.source_path for d in removed] == [str((tmp_path / "one.txt").resolve())]
+    hits = lens.search("apples orchards", k=5)
+    assert all(not h.document.endswith("one.txt") for h in hits)
+    info = {c.name: c for c in lens.collections()}["fruit"]
+    assert (info.documents, info.chunks) == (1, 1)
+    lens.rename_collection("fruit", "produce")
+    assert [c.name for c in lens.collections()] == ["produce"]
+    assert lens.search("pears", k=1, collection="produce")[0].collection == "produce"
+    lens.delete_collection("produce")
+    assert lens.collections() == [] and lens.documents() == []
