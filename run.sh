@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# longlens set-up in one command.
+#   ./run.sh        install into .venv, ingest data/samples, then search it (the main job, embedded defaults)
+#   ./run.sh test   install with the test extras and run the test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+VENV=${LONGLENS_VENV:-.venv}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip   # old pips mis-resolve some extras
+fi
+# torch first, pinned only here: a plain `torch` requirement could pull a multi-GB CUDA build.
+"$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q "torch==${LONGLENS_TORCH:-2.13.0}"
+
+mode=${1:-demo}
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+case "$mode" in
+  test)
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    shift || true
+    exec "$VENV/bin/python" -m pytest -q "$@"
+    ;;
+  demo)
+    "$VENV/bin/python" -m pip install -q -e .
+    LL="$VENV/bin/longlens"
+    "$LL" ingest data/samples --collection samples
+    for q in "How many grey heron nesting pairs did the 2025 survey count?" \
+             "What is the maximum passenger capacity of the MV Tern?" \
+             "Who founded the Orchard Street library?"; do
+      echo; echo "Q: $q"
+      "$LL" search "$q" --collection samples --k 2
+    done
+    ;;
+  *)
+    echo "usage: ./run.sh [demo|test [pytest args]]" >&2
+    exit 2
+    ;;
+esac

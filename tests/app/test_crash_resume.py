@@ -1,0 +1,145 @@
+"""Kill ingestion mid-batch, run it again: the result equals one clean run, and DB and index agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+TOPICS = ["glaciers", "volcanoes", "coral reefs", "deserts", "rainforests", "tundra", "estuaries", "caves"]
+
+
+def _corpus(folder, n=len(TOPICS), paragraphs=6):
+    folder.mkdir()
+    for i in range(n):
+        topic = TOPICS[i % len(TOPICS)]
+        body = "\n\n".join(
+            f"Paragraph {p} about {topic}: measurement {i * 100 + p} was taken at station {p * 3 + i}. " * 4
+            for p in range(paragraphs)
+        )
+        (folder / f"{i:02d}-{topic.replace(' ', '-')}.md").write_text(f"# {topic.title()}\n\n{body}\n")
+    return folder
+
+
+def _cli(data_dir, *args, env_extra=None, check=True):
+    env = {**os.environ, "LONGLENS_HOME": str(data_dir), **(env_extra or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "longlens.cli", *args], capture_output=True, text=True, env=env, timeout=600
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def _snapshot(data_dir):
+    """(path, sha, ordinal, text) of every stored chunk, and whether the index holds exactly those chunks."""
+    from longlens import LongLens
+
+    with LongLens(data_dir) as ll:
+        cid = ll.store.collection_id("default")
+        rows = []
+        with ll.store.session() as s:
+            from sqlalchemy import select
+
+            from longlens.store_models import ChunkRow, DocumentRow
+
+            for path, sha, ordinal, text in s.execute(
+                select(DocumentRow.source_path, DocumentRow.sha256, ChunkRow.ordinal, ChunkRow.text).join(ChunkRow)
+            ):
+                rows.append((path, sha, ordinal, text))
+        dim = ll.store.collections()[0].dim
+        index_ids = np.sort(ll.indexes.get(cid, dim).ids())
+        agree = np.array_equal(np.sort(ll.store.chunk_ids(cid)), index_ids)
+    return sorted(rows), agree
+
+
+def test_crash_after_a_commit_then_resume_equals_a_clean_run(tmp_path):
+    corpus = _corpus(tmp_path / "corpus")
+    _cli(tmp_path / "clean", "ingest", str(corpus), "--workers", "1", "--json")
+    clean, _ = _snapshot(tmp_path / "clean")
+
+    crashed = _cli(
+        tmp_path / "crash",
+        "ingest",
+        str(corpus),
+        "--workers",
+        "1",
+        env_extra={"LONGLENS_CRASH_AFTER_COMMITS": "3"},
+        check=False,
+    )
+    assert crashed.returncode == 137
+    # the index file was never saved: the database is ahead of it
+    assert not list((tmp_path / "crash" / "indexes").glob("*.faiss"))
+
+    resumed = json.loads(_cli(tmp_path / "crash", "ingest", str(corpus), "--workers", "1", "--json").stdout)
+    assert len(resumed["skipped"]) == 3 and len(resumed["ok"]) == len(TOPICS) - 3
+    after, agree = _snapshot(tmp_path / "crash")
+    assert agree
+    assert after == clean
+
+    doctor = json.loads(_cli(tmp_path / "crash", "doctor", "--json").stdout)
+    assert doctor["healthy"] is True
+
+
+def test_sigkill_at_a_random_moment_then_resume(tmp_path):
+    corpus = _corpus(tmp_path / "corpus", n=24, paragraphs=12)
+    data = tmp_path / "data"
+    env = {**os.environ, "LONGLENS_HOME": str(data)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "longlens.cli", "ingest", str(corpus), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    db = data / "longlens.db"
+    deadline = time.time() + 240
+    stored = 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=1) as conn:
+                    stored = conn.execute("SELECT count(*) FROM documents WHERE status='ready'").fetchone()[0]
+            except sqlite3.OperationalError:
+                stored = 0
+        if stored >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 2 <= stored < 24, "the kill should land mid-batch"
+
+    _cli(data, "ingest", str(corpus), "--workers", "1")
+    after, agree = _snapshot(data)
+    assert agree
+    paths = {row[0] for row in after}
+    assert len(paths) == 24
+    # no duplicate chunks: each (document, ordinal) once, ordinals contiguous from 0
+    per_doc: dict[str, list[int]] = {}
+    for path, _sha, ordinal, _text in after:
+        per_doc.setdefault(path, []).append(ordinal)
+    assert all(sorted(v) == list(range(len(v))) for v in per_doc.values())
+
+
+def test_doctor_repairs_a_damaged_index(tmp_path):
+    corpus = _corpus(tmp_path / "corpus", n=3, paragraphs=2)
+    data = tmp_path / "data"
+    _cli(data, "ingest", str(corpus), "--workers", "1")
+    healthy = json.loads(_cli(data, "doctor", "--json").stdout)
+    assert healthy["healthy"] is True
+
+    index_file = next((data / "indexes").glob("*.faiss"))
+    index_file.write_bytes(b"garbage")
+    (data / "indexes" / "collection-99.faiss").write_bytes(b"stray")
+    report = json.loads(_cli(data, "doctor", "--json").stdout)
+    assert report["healthy"] is False
+    assert report["collections"][0]["index_rebuilt"] is True
+    assert report["stray_index_files_removed"] == ["collection-99.faiss"]
+    assert json.loads(_cli(data, "doctor", "--json").stdout)["healthy"] is True
+    hits = json.loads(_cli(data, "search", "coral reefs measurement", "--json", "--k", "1").stdout)
+    assert "coral" in hits[0]["text"].lower()
