@@ -212,12 +212,14 @@ class Ingestor:
         steps = (len(chunks) + batch - 1) // batch
         progress.file_started(prepared.path, steps)
         t0 = time.perf_counter()
-        vectors = []
-        for start in range(0, len(chunks), batch):
-            texts = [embedding_text(c, prepared.title) for c in chunks[start : start + batch]]
-            vectors.append(self.embedder.encode(texts))
+        texts = [embedding_text(c, prepared.title) for c in chunks]
+        # Longest first, in batches of similar length: padding is wasted work on a CPU.
+        order = sorted(range(len(texts)), key=lambda i: -chunks[i].token_count)
+        embeddings = np.empty((len(texts), self.embedder.dim), dtype=np.float32)
+        for start in range(0, len(order), batch):
+            part = order[start : start + batch]
+            embeddings[part] = self.embedder.encode([texts[i] for i in part])
             progress.file_advanced(prepared.path, 1)
-        embeddings = np.concatenate(vectors)
         t1 = time.perf_counter()
         doc_id, new_ids, removed = self.store.replace_document(
             cid,
@@ -274,7 +276,9 @@ class Ingestor:
 def embedding_text(chunk: Chunk, title: str) -> str:
     """What the embedder sees: the chunk with its section path, so a passage knows what it is about."""
     context = chunk.heading_path or title
-    return f"{context}\n{chunk.text}" if context else chunk.text
+    if not context or chunk.text.startswith(context):
+        return chunk.text
+    return f"{context}\n{chunk.text}"
 
 
 class _Reject(Exception):
