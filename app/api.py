@@ -7,10 +7,12 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
 from longlens.config import Settings
 from longlens.indexes import IndexSet, ReconcileReport
 from longlens.ingest import Ingestor, IngestProgress, IngestReport
 from longlens.models.embedder import Embedder
+from longlens.retriever import Filters, HybridRetriever, SearchMode
 from longlens.schema import Hit, LongLensError
 from longlens.store import CollectionInfo, DocumentInfo, Store
 
@@ -87,6 +89,10 @@ class LongLens:
 
     # search ------------------------------------------------------------------------------------
 
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        return HybridRetriever(self.store, self.indexes, self.embedder)
+
     def search(
         self,
         query: str,
@@ -95,27 +101,11 @@ class LongLens:
         collection: str | Sequence[str] | None = None,
         document: str | None = None,
         doc_type: str | None = None,
+        mode: SearchMode = "hybrid",
     ) -> list[Hit]:
-        """Dense search: the `k` chunks closest to `query`, best first."""
-        if not query.strip():
-            raise LongLensError("the query is empty")
-        targets = self._target_collections(collection)
-        if not targets:
-            return []
-        qvec = self.embedder.encode_query(query)
-        filtered = document is not None or doc_type is not None
-        fetch = k * 8 if filtered else k
-        scored: list[tuple[int, float]] = []
-        for info in targets:
-            scores, ids = self.indexes.get(info.id, info.dim).search(qvec[None, :], fetch)
-            scored.extend((int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0)
-        scored.sort(key=lambda pair: -pair[1])
-        hits = self.store.hits(scored)
-        if document is not None:
-            hits = [h for h in hits if document in (h.document, Path(h.document).name, str(h.document_id))]
-        if doc_type is not None:
-            hits = [h for h in hits if h.doc_type == doc_type]
-        return hits[:k]
+        """The `k` chunks most relevant to `query`, best first (hybrid: dense + keyword, fused by rank)."""
+        filters = Filters(self._target_collections(collection), document, doc_type)
+        return self.retriever.retrieve(query, k, filters, mode)
 
     def _target_collections(self, collection: str | Sequence[str] | None) -> list[CollectionInfo]:
         infos = self.store.collections()

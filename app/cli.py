@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from longlens.cli_progress import RichIngestProgress
-from longlens.schema import LongLensError
 from rich.console import Console
 from rich.table import Table
+
+from longlens.cli_progress import RichIngestProgress
+from longlens.schema import LongLensError
 
 app = typer.Typer(
     help="Ask questions of long documents and videos; answers cite the page and the second.",

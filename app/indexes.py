@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from longlens.retrieval.vector_index import FaissIndex
 from longlens.store import Store
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
 from longlens.config import Settings
 from longlens.discovery import discover, sha256_file
 from longlens.indexes import IndexSet

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from longlens import keyword_search
 from longlens.schema import Chunk, Hit, LongLensError
 from longlens.store_models import (
     Base,
@@ -21,8 +25,6 @@ from longlens.store_models import (
     IngestionRunRow,
     utcnow,
 )
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
+        keyword_search.install(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -305,6 +308,24 @@ class Store:
                     doc.chunk_count = actual
                     wrong += 1
             return wrong
+
+    def document_ids(self, collection_ids: Sequence[int], ref: str | None, doc_type: str | None) -> list[int]:
+        """Ready documents in these collections matching a ref (id, path or file name) and/or a type."""
+        with self.session() as s:
+            q = select(DocumentRow.id, DocumentRow.source_path).where(
+                DocumentRow.collection_id.in_(list(collection_ids)), DocumentRow.status == "ready"
+            )
+            if doc_type is not None:
+                q = q.where(DocumentRow.doc_type == doc_type)
+            rows = s.execute(q).all()
+        if ref is None:
+            return [i for i, _ in rows]
+        return [i for i, path in rows if ref in (str(i), path, Path(path).name)]
+
+    def chunk_ids_of_documents(self, document_ids: Sequence[int]) -> np.ndarray:
+        with self.session() as s:
+            ids = s.scalars(select(ChunkRow.id).where(ChunkRow.document_id.in_(list(document_ids)))).all()
+        return np.asarray(ids, dtype=np.int64)
 
     # chunks ------------------------------------------------------------------------------------
 

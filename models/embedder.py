@@ -29,6 +29,10 @@ class Embedder:
     """Encodes texts to L2-normalised float32 vectors, so inner product equals cosine similarity.
 
     The model loads on first use: commands that never embed (ls, rm, collections) stay fast.
+
+    `context_extension` (see `longlens.models.long_embed`: "truncate", "window", "pi", "ntk", "selfextend",
+    with options such as "window:overlap=32") with `target_length` patches the model at load time so that
+    `encode` embeds texts up to `target_length` tokens; left unset, behaviour is exactly the plain model's.
     """
 
     def __init__(
@@ -38,6 +42,8 @@ class Embedder:
         device: str | None = None,
         batch_size: int = 32,
         max_seq_length: int | None = None,
+        context_extension: str | None = None,
+        target_length: int | None = None,
     ) -> None:
         self.name = model
         self.path = resolve_embedder_path(model)
@@ -45,6 +51,14 @@ class Embedder:
         self.batch_size = batch_size
         self._max_seq_length = max_seq_length
         self._lock = threading.Lock()
+        self.context_extension = context_extension
+        self.target_length = target_length
+        self.extension_report = None  # a long_embed.ExtensionReport once the patched model has loaded
+        self._extension = None
+        if context_extension:
+            from longlens.models.long_embed import parse_extension
+
+            self._extension = parse_extension(context_extension)  # fail on a typo now, not at first use
 
     @cached_property
     def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
@@ -55,6 +69,10 @@ class Embedder:
         st = SentenceTransformer(self.path, device=self.device, local_files_only=local)
         if self._max_seq_length:
             st.max_seq_length = self._max_seq_length
+        if self._extension is not None:
+            from longlens.models.long_embed import apply_context_extension
+
+            self.extension_report = apply_context_extension(st, self._extension, self.target_length)
         return st
 
     @cached_property
@@ -63,7 +81,14 @@ class Embedder:
 
     @property
     def max_seq_length(self) -> int:
+        """The longest input `encode` reads in full (window pooling reads up to `target_length`)."""
+        if self._windowed and self.target_length:
+            return int(self.target_length)
         return int(self.model.max_seq_length)
+
+    @property
+    def _windowed(self) -> bool:
+        return self._extension is not None and self._extension.method == "window"
 
     @cached_property
     def dim(self) -> int:
@@ -75,6 +100,8 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:  # one forward pass at a time: torch threads already use every core
+            if self._windowed:
+                return self._encode_windows(texts)
             vecs = self.model.encode(
                 texts,
                 batch_size=self.batch_size,
@@ -82,6 +109,20 @@ class Embedder:
                 convert_to_numpy=True,
                 show_progress_bar=show_progress,
             )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def _encode_windows(self, texts: list[str]) -> np.ndarray:
+        from longlens.models.window_pool import encode_windows
+
+        st = self.model
+        vecs = encode_windows(
+            st,
+            texts,
+            window=int(st.max_seq_length),
+            overlap=self._extension.overlap,
+            batch_size=self.batch_size,
+            max_tokens=self.target_length,
+        )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:

@@ -27,8 +27,10 @@ class VectorIndex(ABC):
     def remove(self, ids: np.ndarray) -> int: ...
 
     @abstractmethod
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) per query row; missing slots have id -1."""
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query row, among `allowed_ids` when given; missing slots have id -1."""
 
     @abstractmethod
     def ids(self) -> np.ndarray: ...
@@ -91,13 +93,19 @@ class FaissIndex(VectorIndex):
             self.dirty = self.dirty or n > 0
             return n
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         with self._lock:
-            if self.ntotal == 0 or k <= 0:
+            if self.ntotal == 0 or k <= 0 or (allowed_ids is not None and len(allowed_ids) == 0):
                 n = len(queries)
                 return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
-            return self._index.search(queries, min(k, self.ntotal))
+            k = min(k, self.ntotal)
+            if allowed_ids is None:
+                return self._index.search(queries, k)
+            selector = self._faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
+            return self._index.search(queries, k, params=self._faiss.SearchParameters(sel=selector))
 
     def ids(self) -> np.ndarray:
         with self._lock:

@@ -15,7 +15,7 @@ import numpy as np
 TOPICS = ["glaciers", "volcanoes", "coral reefs", "deserts", "rainforests", "tundra", "estuaries", "caves"]
 
 
-def _corpus(folder, n=len(TOPICS), paragraphs=6):
+def _corpus(folder, n=8, paragraphs=6):
     folder.mkdir()
     for i in range(n):
         topic = TOPICS[i % len(TOPICS)]

@@ -43,10 +43,14 @@ def test_ingest_search_replace_remove_on_postgres(tmp_path, embedder, pg_url):
         hit = ll.search("which ship carried tea", k=1)[0]
         assert hit.document.endswith("ships.md") and hit.heading_path == "Ships > Clippers"
         assert len(ll.ingest([docs]).skipped) == 2
+        keyword = ll.search("Cutty Sark tea", k=2, mode="keyword")
+        assert keyword[0].document.endswith("ships.md")
+        assert ll.search("Flying Scotsman", k=1, mode="keyword", doc_type="text")[0].doc_type == "text"
 
         (docs / "trains.txt").write_text("The Mallard set the steam record of 126 mph in 1938.")
         assert len(ll.ingest([docs]).ok) == 1
         assert "Mallard" in ll.search("steam speed record", k=1)[0].text
+        assert ll.search("Flying Scotsman", k=2, mode="keyword") == []
         ll.remove(["ships.md"])
         assert [d.doc_type for d in ll.documents()] == ["text"]
         assert ll.doctor()["healthy"] is True

@@ -1,0 +1,76 @@
+"""First-stage retrieval: dense (FAISS) and keyword (database full text), fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from longlens import keyword_search
+from longlens.indexes import IndexSet
+from longlens.models.embedder import Embedder
+from longlens.retrieval.fusion import reciprocal_rank_fusion
+from longlens.schema import Hit, LongLensError
+from longlens.store import CollectionInfo, Store
+
+SearchMode = Literal["hybrid", "dense", "keyword"]
+
+
+@dataclass
+class Filters:
+    """Metadata filters: which collections, and optionally one document and/or one document type."""
+
+    collections: list[CollectionInfo]
+    document: str | None = None
+    doc_type: str | None = None
+
+
+class HybridRetriever:
+    """Finds candidate chunks for a question; cheap enough to over-fetch for a reranker."""
+
+    def __init__(self, store: Store, indexes: IndexSet, embedder: Embedder) -> None:
+        self.store = store
+        self.indexes = indexes
+        self.embedder = embedder
+
+    def retrieve(self, query: str, k: int, filters: Filters, mode: SearchMode = "hybrid") -> list[Hit]:
+        if not query.strip():
+            raise LongLensError("the query is empty")
+        if mode not in ("hybrid", "dense", "keyword"):
+            raise LongLensError(f"unknown search mode '{mode}' (hybrid, dense or keyword)")
+        if not filters.collections or k <= 0:
+            return []
+        doc_ids = None
+        if filters.document is not None or filters.doc_type is not None:
+            doc_ids = self.store.document_ids([c.id for c in filters.collections], filters.document, filters.doc_type)
+            if not doc_ids:
+                return []
+        fetch = k if mode != "hybrid" else max(2 * k, 20)
+        dense = self._dense(query, fetch, filters.collections, doc_ids) if mode != "keyword" else []
+        keyword = self._keyword(query, fetch, filters.collections, doc_ids) if mode != "dense" else []
+        if mode == "dense":
+            scored = dense
+        elif mode == "keyword":
+            scored = keyword
+        else:
+            scored = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in keyword]])
+        return self.store.hits(scored[:k])
+
+    def _dense(
+        self, query: str, k: int, collections: Sequence[CollectionInfo], doc_ids: list[int] | None
+    ) -> list[tuple[int, float]]:
+        qvec = self.embedder.encode_query(query)[None, :]
+        allowed = self.store.chunk_ids_of_documents(doc_ids) if doc_ids is not None else None
+        scored: list[tuple[int, float]] = []
+        for info in collections:
+            scores, ids = self.indexes.get(info.id, info.dim).search(qvec, k, allowed_ids=allowed)
+            scored.extend((int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0)
+        scored.sort(key=lambda pair: -pair[1])
+        return scored[:k]
+
+    def _keyword(
+        self, query: str, k: int, collections: Sequence[CollectionInfo], doc_ids: list[int] | None
+    ) -> list[tuple[int, float]]:
+        return keyword_search.search(
+            self.store.engine, query, [c.id for c in collections], k, document_ids=doc_ids
+        )
