@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from longlens.answer import AnswerPipeline, AskOptions
 from longlens.config import Settings
+from longlens.generators import make_generator
 from longlens.indexes import IndexSet, ReconcileReport
 from longlens.ingest import Ingestor, IngestProgress, IngestReport
 from longlens.models.embedder import Embedder
+from longlens.models.generation import Generator
+from longlens.models.reranker import Reranker, make_reranker
 from longlens.retriever import Filters, HybridRetriever, SearchMode
-from longlens.schema import Hit, LongLensError
+from longlens.schema import Answer, Citation, Hit, LongLensError
 from longlens.store import CollectionInfo, DocumentInfo, Store
 
 
@@ -106,6 +110,43 @@ class LongLens:
         """The `k` chunks most relevant to `query`, best first (hybrid: dense + keyword, fused by rank)."""
         filters = Filters(self._target_collections(collection), document, doc_type)
         return self.retriever.retrieve(query, k, filters, mode)
+
+    @cached_property
+    def generator(self) -> Generator:
+        return make_generator(self.settings)
+
+    @cached_property
+    def reranker(self) -> Reranker | None:
+        return make_reranker(self.settings.reranker)
+
+    def answer_pipeline(self) -> AnswerPipeline:
+        return AnswerPipeline(self.store, self.retriever, self.generator, self.reranker)
+
+    def stream(
+        self,
+        question: str,
+        *,
+        collection: str | Sequence[str] | None = None,
+        document: str | None = None,
+        doc_type: str | None = None,
+        options: AskOptions | None = None,
+    ) -> Iterator[str | Citation]:
+        """Yield the answer's text pieces as they are generated, then its Citations."""
+        filters = Filters(self._target_collections(collection), document, doc_type)
+        yield from self.answer_pipeline().stream(question, filters, options or AskOptions())
+
+    def ask(
+        self,
+        question: str,
+        *,
+        collection: str | Sequence[str] | None = None,
+        document: str | None = None,
+        doc_type: str | None = None,
+        options: AskOptions | None = None,
+    ) -> Answer:
+        """Answer `question` from the stored documents, citing passages as [n]."""
+        filters = Filters(self._target_collections(collection), document, doc_type)
+        return self.answer_pipeline().ask(question, filters, options or AskOptions())
 
     def _target_collections(self, collection: str | Sequence[str] | None) -> list[CollectionInfo]:
         infos = self.store.collections()

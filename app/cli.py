@@ -1,4 +1,4 @@
-"""The `longlens` command line: ingest, ls, rm, collections, doctor, search."""
+"""The `longlens` command line: ingest, ls, rm, collections, doctor, search, ask."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from longlens.cli_progress import RichIngestProgress
+from longlens.locations import location
 from longlens.schema import LongLensError
 
 app = typer.Typer(
@@ -190,20 +191,58 @@ def search(
         out.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", markup=False)
 
 
-def location(hit) -> str:  # noqa: ANN001 - Hit or Citation: anything with the location fields
-    """`p. 3`, `pp. 3–4`, or `[01:12–01:20]`: how a user finds the passage."""
-    if hit.t_start is not None:
-        return f"[{_clock(hit.t_start)}–{_clock(hit.t_end if hit.t_end is not None else hit.t_start)}]"
-    if hit.page_start is not None:
-        if hit.page_end and hit.page_end != hit.page_start:
-            return f"pp. {hit.page_start}–{hit.page_end}"
-        return f"p. {hit.page_start}"
-    return f"§ {hit.heading_path}" if getattr(hit, "heading_path", "") else ""
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    collection: CollectionOpt = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="Most passages to give the model.")] = 8,
+    mode: Annotated[str, typer.Option(help="Retrieval: hybrid, dense or keyword.")] = "hybrid",
+    rerank: Annotated[bool, typer.Option(help="Use the configured reranker.")] = True,
+    reorder: Annotated[bool, typer.Option(help="Strongest passages at the start and end.")] = True,
+    max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 256,
+    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
+    as_json: JsonFlag = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Answer a question from your documents, streaming the answer, then its sources."""
+    from longlens.answer import AskOptions
+    from longlens.models.generation import GenerationParams
+    from longlens.retrieval.selection import SelectionConfig
+    from longlens.schema import Citation
 
+    opts = AskOptions(
+        max_passages=k,
+        mode=mode,  # type: ignore[arg-type]
+        rerank=rerank,
+        selection=SelectionConfig(reorder=reorder),
+        generation=GenerationParams(max_tokens=max_tokens, temperature=temperature),
+    )
+    pieces: list[str] = []
+    citations: list[Citation] = []
+    try:
+        with _lens(data_dir) as ll:
+            for event in ll.stream(question, collection=collection, options=opts):
+                if isinstance(event, Citation):
+                    citations.append(event)
+                    continue
+                pieces.append(event)
+                if not as_json:
+                    out.print(event, end="", markup=False, highlight=False, soft_wrap=True)
+    except LongLensError as exc:
+        _fail(str(exc), 2)
+    if as_json:
+        from longlens.citations import clean_markers
+        from longlens.schema import Answer
 
-def _clock(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+        answer = Answer(clean_markers("".join(pieces), 10**9), citations)
+        print(json.dumps(answer.to_dict(), indent=2))
+        return
+    out.print()
+    if citations:
+        out.print("\n[bold]Sources[/]")
+    for c in citations:
+        out.print(f"[{c.n}] {Path(c.document).name} {location(c)}", markup=False, highlight=False)
+        out.print(f"    “{c.quote}”", markup=False, highlight=False)
 
 
 def main() -> None:

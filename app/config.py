@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from longlens.models.embedder import DEFAULT_EMBEDDER
+from longlens.models.hf_generator import PACKAGED_LLM
 from longlens.paths import default_data_dir
 
 
@@ -25,6 +26,10 @@ class Settings:
     workers: int = 0
     embed_batch_size: int = 32
     default_collection: str = "default"
+    generator: str = "transformers"  # transformers | native | openai
+    llm: str = PACKAGED_LLM  # model name or path (or the served model's name for "openai")
+    llm_base_url: str = ""  # for generator "openai": e.g. http://127.0.0.1:8000/v1
+    reranker: str = "none"  # none | a cross-encoder name/path | llm:PATH
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()

@@ -1,0 +1,102 @@
+"""The answer pipeline: retrieve → rerank → drop hard negatives → reorder → prompt → stream → cite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from longlens.citations import build_citations, clean_markers, filter_stream
+from longlens.models.generation import GenerationParams, Generator
+from longlens.models.reranker import Reranker
+from longlens.prompting import NOT_FOUND, build_messages
+from longlens.retrieval.selection import SelectionConfig, reorder_for_long_context, select_passages
+from longlens.retriever import Filters, HybridRetriever, SearchMode
+from longlens.schema import Answer, Citation, Hit
+from longlens.store import Store
+
+PROMPT_OVERHEAD_TOKENS = 400  # system rules, labels, question
+
+
+@dataclass
+class AskOptions:
+    """Everything one question can tune; the defaults suit a laptop."""
+
+    max_passages: int = 8
+    candidates: int = 30
+    mode: SearchMode = "hybrid"
+    rerank: bool = True
+    min_relevance: float | None = None  # below this best score there is nothing to answer from
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    generation: GenerationParams = field(default_factory=lambda: GenerationParams(max_tokens=256))
+    history: Sequence[dict[str, str]] = ()
+
+
+@dataclass
+class Retrieved:
+    """The passages chosen for the prompt, in prompt order, with the relevance each one got."""
+
+    passages: list[Hit]
+    relevance: dict[int, float]
+
+
+class AnswerPipeline:
+    def __init__(self, store: Store, retriever: HybridRetriever, generator: Generator, reranker: Reranker | None):
+        self.store = store
+        self.retriever = retriever
+        self.generator = generator
+        self.reranker = reranker
+
+    def retrieve(self, question: str, filters: Filters, opts: AskOptions) -> Retrieved:
+        hits = self.retriever.retrieve(question, opts.candidates, filters, opts.mode)
+        if not hits:
+            return Retrieved([], {})
+        use_reranker = opts.rerank and self.reranker is not None
+        scores = self.reranker.score(question, [h.text for h in hits]) if use_reranker else self._cosine(question, hits)
+        floor = opts.min_relevance if opts.min_relevance is not None else (0.1 if use_reranker else 0.2)
+        if max(scores) < floor:
+            return Retrieved([], {})
+        relevance = {h.chunk_id: s for h, s in zip(hits, scores, strict=True)}
+        budget = self.generator.context_window - opts.generation.max_tokens - PROMPT_OVERHEAD_TOKENS
+        cfg = opts.selection
+        steps = replace(cfg, token_budget=min(cfg.token_budget or budget, budget), reorder=False)
+        chosen = select_passages(hits, scores, lambda h: h.text, self.generator.count_tokens, steps)
+        chosen = chosen[: opts.max_passages]
+        if cfg.reorder:
+            chosen = reorder_for_long_context(chosen)
+        return Retrieved(chosen, relevance)
+
+    def _cosine(self, question: str, hits: list[Hit]) -> list[float]:
+        """Without a reranker, relevance is the cosine between the question and the stored chunk vectors."""
+        q = self.retriever.embedder.encode_query(question)
+        vectors = self.store.embeddings([h.chunk_id for h in hits], len(q))
+        return (vectors @ q).astype(np.float64).tolist()
+
+    def stream(self, question: str, filters: Filters, opts: AskOptions) -> Iterator[str | Citation]:
+        """Yield answer text as it is generated, then one Citation per cited passage."""
+        retrieved = self.retrieve(question, filters, opts)
+        if not retrieved.passages:
+            yield NOT_FOUND
+            return
+        messages = build_messages(question, retrieved.passages, opts.history)
+        raw: list[str] = []
+
+        def tee() -> Iterator[str]:
+            for piece in self.generator.stream(messages, opts.generation):
+                raw.append(piece)
+                yield piece
+
+        yield from filter_stream(tee(), len(retrieved.passages))
+        yield from build_citations("".join(raw), retrieved.passages)
+
+    def ask(self, question: str, filters: Filters, opts: AskOptions) -> Answer:
+        pieces: list[str] = []
+        citations: list[Citation] = []
+        for event in self.stream(question, filters, opts):
+            if isinstance(event, Citation):
+                citations.append(event)
+            else:
+                pieces.append(event)
+        # markers were already checked while streaming; this only tidies the spacing they left
+        return Answer(text=clean_markers("".join(pieces), n_passages=10**9), citations=citations)

@@ -1,0 +1,33 @@
+"""The answer prompt: numbered passages with their locations, the question, and the rules for citing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from longlens.locations import location
+from longlens.schema import Hit
+
+SYSTEM_PROMPT = (
+    "You answer questions about the user's documents and videos using only the numbered passages given. "
+    "After each claim, cite the passages that support it with their numbers in square brackets, like [1] or "
+    "[2][3]. If the passages do not contain the answer, say that you could not find it in the documents. "
+    "Be concise."
+)
+NOT_FOUND = "I could not find this in the documents."
+
+
+def passage_label(hit: Hit) -> str:
+    """A short source line for a passage: file name plus page, section or time range."""
+    name = hit.title or Path(hit.document).name
+    where = location(hit)
+    return f"{name}, {where}" if where else name
+
+
+def build_messages(
+    question: str, passages: Sequence[Hit], history: Sequence[dict[str, str]] = ()
+) -> list[dict[str, str]]:
+    """Chat messages for the generator: system rules, earlier turns, then passages + question."""
+    blocks = [f"[{n}] ({passage_label(hit)})\n{hit.text.strip()}" for n, hit in enumerate(passages, start=1)]
+    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}\nAnswer with citations:"
+    return [{"role": "system", "content": SYSTEM_PROMPT}, *history, {"role": "user", "content": user}]

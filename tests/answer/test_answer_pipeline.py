@@ -1,0 +1,95 @@
+"""The answer pipeline end to end with a stand-in generator that reads its prompt like an LLM would.
+
+The stand-in finds the numbered passage containing the question's key term and answers citing it, plus
+one marker pointing nowhere, so these tests check retrieval → prompt → citations, not model quality
+(tests/answer/test_real_llm.py does that with the packaged SmolLM2).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from longlens.answer import AskOptions
+from longlens.citations import filter_stream
+from longlens.prompting import NOT_FOUND
+from longlens.retrieval.selection import SelectionConfig
+from longlens.schema import Citation
+
+
+class ReadingGenerator:
+    name = "reading-stand-in"
+    context_window = 2048
+
+    def __init__(self, key_term: str):
+        self.key_term = key_term
+        self.prompts: list[list[dict]] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, messages, params):
+        self.prompts.append(messages)
+        user = messages[-1]["content"]
+        blocks = re.findall(r"^\[(\d+)\] \((.*?)\)\n(.*?)(?=\n\n\[\d+\] |\n\nQuestion:)", user, re.S | re.M)
+        cited = [n for n, _label, text in blocks if self.key_term.lower() in text.lower()]
+        answer = f"It is stated in the documents [{cited[0]}][99]." if cited else "Not in the passages."
+        for i in range(0, len(answer), 4):
+            yield answer[i : i + 4]
+
+
+@pytest.fixture
+def docs_lens(lens, tmp_path, pdf_writer):
+    pdf_writer(
+        tmp_path / "guide.pdf",
+        ["Field guide cover.", "Habitats overview.", "The heron colony counted 214 nesting pairs in 2025."],
+    )
+    (tmp_path / "ferry.md").write_text("# Ferry\n\n## Fleet\n\nThe MV Tern carries 312 passengers.\n")
+    assert len(lens.ingest([tmp_path / "guide.pdf", tmp_path / "ferry.md"]).ok) == 2
+    return lens
+
+
+def test_ask_cites_the_right_page_and_drops_invented_markers(docs_lens):
+    docs_lens.generator = ReadingGenerator("heron")
+    answer = docs_lens.ask("How many heron nesting pairs were counted?")
+    assert "[99]" not in answer.text and re.search(r"\[\d\]", answer.text)
+    assert len(answer.citations) == 1
+    cit = answer.citations[0]
+    assert cit.document.endswith("guide.pdf") and cit.page_start == 3 and "214" in cit.quote
+    prompt = docs_lens.generator.prompts[0][-1]["content"]
+    assert "guide.pdf, p. 3" in prompt or "p. 3" in prompt
+    assert prompt.strip().endswith("Answer with citations:")
+
+
+def test_stream_yields_text_then_citations(docs_lens):
+    docs_lens.generator = ReadingGenerator("Tern")
+    events = list(docs_lens.stream("What is the passenger capacity of the MV Tern?"))
+    kinds = [type(e) for e in events]
+    assert kinds.index(Citation) > 0 and all(k is Citation for k in kinds[kinds.index(Citation) :])
+    text = "".join(e for e in events if isinstance(e, str))
+    assert "[99]" not in text
+    cit = [e for e in events if isinstance(e, Citation)][0]
+    assert cit.document.endswith("ferry.md") and "312" in cit.quote
+
+
+def test_nothing_relevant_says_so_without_calling_the_model(docs_lens):
+    gen = ReadingGenerator("zzz")
+    docs_lens.generator = gen
+    answer = docs_lens.ask("What is the airspeed velocity of an unladen swallow in quantum chromodynamics?")
+    assert answer.text == NOT_FOUND and answer.citations == [] and gen.prompts == []
+    empty = docs_lens.ask("heron", collection=[])
+    assert empty.text == NOT_FOUND
+
+
+def test_passage_options_reach_the_prompt(docs_lens):
+    gen = ReadingGenerator("heron")
+    docs_lens.generator = gen
+    opts = AskOptions(max_passages=1, min_relevance=-1.0, selection=SelectionConfig(tail_cut=False))
+    docs_lens.ask("heron nesting pairs", options=opts)
+    prompt = gen.prompts[0][-1]["content"]
+    assert "[1] (" in prompt and "[2] (" not in prompt and "214 nesting pairs" in prompt
+
+
+def test_filter_stream_handles_a_generator_that_splits_markers():
+    assert "".join(filter_stream(["See [", "1", "] and [", "5]"], 2)) == "See [1] and "
