@@ -149,7 +149,7 @@ class LongLens:
         return self.answer_pipeline().ask(question, filters, options or AskOptions())
 
     def _target_collections(self, collection: str | Sequence[str] | None) -> list[CollectionInfo]:
-        infos = self.store.collections()
+        infos = self.store.collections(counts=False)
         if collection is None:
             return [c for c in infos if c.embedder == self.embedder.name]
         names = [collection] if isinstance(collection, str) else list(collection)

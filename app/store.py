@@ -117,8 +117,12 @@ class Store:
             raise LongLensError(f"no collection named '{name}'")
         return cid
 
-    def collections(self) -> list[CollectionInfo]:
+    def collections(self, counts: bool = True) -> list[CollectionInfo]:
+        """All collections; `counts=False` skips counting documents and chunks (the search hot path)."""
         with self.session() as s:
+            if not counts:
+                rows = s.scalars(select(CollectionRow).order_by(CollectionRow.name)).all()
+                return [CollectionInfo(c.id, c.name, c.embedder, c.dim, -1, -1) for c in rows]
             docs = (
                 select(DocumentRow.collection_id, func.count().label("n"))
                 .where(DocumentRow.status == "ready")
@@ -128,13 +132,13 @@ class Store:
             chunks = (
                 select(ChunkRow.collection_id, func.count().label("n")).group_by(ChunkRow.collection_id).subquery()
             )
-            rows = s.execute(
+            counted = s.execute(
                 select(CollectionRow, func.coalesce(docs.c.n, 0), func.coalesce(chunks.c.n, 0))
                 .outerjoin(docs, docs.c.collection_id == CollectionRow.id)
                 .outerjoin(chunks, chunks.c.collection_id == CollectionRow.id)
                 .order_by(CollectionRow.name)
             ).all()
-        return [CollectionInfo(c.id, c.name, c.embedder, c.dim, nd, nc) for c, nd, nc in rows]
+        return [CollectionInfo(c.id, c.name, c.embedder, c.dim, nd, nc) for c, nd, nc in counted]
 
     def rename_collection(self, old: str, new: str) -> None:
         cid = self.collection_id(old)
@@ -350,35 +354,29 @@ class Store:
         if not scored:
             return []
         ids = [int(i) for i, _ in scored]
-        with self.session() as s:
+        with self.session() as s:  # columns, not ORM rows: skips loading each chunk's vector
             rows = s.execute(
-                select(ChunkRow, DocumentRow, CollectionRow.name)
+                select(
+                    ChunkRow.id, ChunkRow.text, ChunkRow.ordinal, ChunkRow.page_start, ChunkRow.page_end,
+                    ChunkRow.t_start, ChunkRow.t_end, ChunkRow.heading_path, DocumentRow.source_path,
+                    DocumentRow.id, DocumentRow.title, DocumentRow.doc_type, CollectionRow.name,
+                )
                 .join(DocumentRow, ChunkRow.document_id == DocumentRow.id)
                 .join(CollectionRow, DocumentRow.collection_id == CollectionRow.id)
                 .where(ChunkRow.id.in_(ids))
             ).all()
-        by_id = {c.id: (c, d, name) for c, d, name in rows}
+        by_id = {row[0]: row for row in rows}
         hits = []
         for cid, score in scored:
-            if int(cid) not in by_id:
+            row = by_id.get(int(cid))
+            if row is None:
                 continue
-            c, d, name = by_id[int(cid)]
+            (chunk_id, text, ordinal, p0, p1, t0, t1, heading, path, doc_id, title, doc_type, name) = row
             hits.append(
                 Hit(
-                    chunk_id=c.id,
-                    document=d.source_path,
-                    document_id=d.id,
-                    title=d.title,
-                    collection=name,
-                    text=c.text,
-                    score=float(score),
-                    ordinal=c.ordinal,
-                    page_start=c.page_start,
-                    page_end=c.page_end,
-                    t_start=c.t_start,
-                    t_end=c.t_end,
-                    heading_path=c.heading_path,
-                    doc_type=d.doc_type,
+                    chunk_id=chunk_id, document=path, document_id=doc_id, title=title, collection=name,
+                    text=text, score=float(score), ordinal=ordinal, page_start=p0, page_end=p1,
+                    t_start=t0, t_end=t1, heading_path=heading, doc_type=doc_type,
                 )
             )
         return hits

@@ -96,6 +96,7 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
+        start_new_session=True,  # its own process group: the kill takes the parser workers down too
     )
     db = data / "longlens.db"
     deadline = time.time() + 240
@@ -110,7 +111,7 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path):
         if stored >= 2:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert 2 <= stored < 24, "the kill should land mid-batch"
 

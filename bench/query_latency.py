@@ -1,0 +1,142 @@
+"""Query latency: embed + dense + keyword + fuse (no LLM) over a large collection, p50 / p99.
+
+    python bench/query_latency.py                    # 100k chunks, 1,000 queries
+    python bench/query_latency.py --chunks 20000 --queries 200
+
+Chunk texts are generated sentences stored through the real store (so FTS5 indexes them); their vectors
+are random unit vectors, since dense search cost does not depend on what the vectors mean and embedding
+100k chunks on a CPU would take an hour. Queries are embedded for real with the packaged MiniLM. The
+side-by-side baseline is what a user would otherwise write: sentence-transformers `encode` + a raw
+faiss-cpu `IndexFlatIP.search` (dense only, no keyword search, no database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+VOCAB = (
+    "river delta survey station channel glacier basin ridge valley meadow forest wetland estuary tide heron "
+    "ferry library telescope mirror detector bread soup recipe pump valve engine boiler lever warranty ranger "
+    "permit closure season colony nest owl frog newt osprey algae oxygen nitrate rainfall drought council"
+).split()
+
+
+SYLLABLES = "ka ro mi tu le sa no vi de pa lo ri ne ta mo su".split()
+WORDS = VOCAB + sorted({"".join(random.Random(i).choices(SYLLABLES, k=3)) for i in range(20000)})
+ZIPF = [1.0 / (rank + 1) for rank in range(len(WORDS))]  # word frequencies fall off as in real text
+
+
+def _sentence(rng: random.Random) -> str:
+    return " ".join(rng.choices(WORDS, weights=ZIPF, k=40)) + f" code {rng.randint(0, 99999)}."
+
+
+def build(data_dir: Path, n_chunks: int, dim: int, seed: int = 0):  # noqa: ANN201 - LongLens
+    from longlens import LongLens
+    from longlens.schema import Chunk
+
+    rng = random.Random(seed)
+    vecs = np.random.default_rng(seed).standard_normal((n_chunks, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ll = LongLens(data_dir)
+    cid = ll.store.ensure_collection("bench", ll.embedder.name, dim)
+    per_doc = 1000
+    for d in range(0, n_chunks, per_doc):
+        chunks = [
+            Chunk(ordinal=i, text=_sentence(rng), token_count=45, char_start=0, char_end=0, page_start=i // 3 + 1)
+            for i in range(min(per_doc, n_chunks - d))
+        ]
+        _, ids, _ = ll.store.replace_document(
+            cid, f"/bench/doc-{d // per_doc}.pdf", sha256=f"{d:064d}", doc_type="pdf", title=f"doc {d}",
+            size_bytes=1, page_count=per_doc // 3, duration=None, warnings=[], chunks=chunks,
+            embeddings=vecs[d : d + len(chunks)],
+        )
+        ll.indexes.apply(cid, dim, ids, vecs[d : d + len(chunks)], [])
+    ll.indexes.save_dirty()
+    return ll, vecs
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    arr = np.asarray(samples) * 1000
+    p50, p99 = np.percentile(arr, [50, 99])
+    return {"p50_ms": float(p50), "p99_ms": float(p99), "mean_ms": float(arr.mean())}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--chunks", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "query_latency.json")
+    args = ap.parse_args(argv)
+
+    import faiss
+
+    rng = random.Random(1)
+    queries = [" ".join(rng.choices(WORDS, weights=ZIPF, k=rng.randint(3, 9))) + "?" for _ in range(args.queries)]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        ll, vecs = build(Path(tmp) / "data", args.chunks, 384)
+        print(f"built {args.chunks} chunks in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        ll.embedder.encode(["warm-up"])
+        ours = {mode: [] for mode in ("hybrid", "dense", "keyword")}
+        for mode in ours:
+            for q in queries[:20]:  # warm caches
+                ll.search(q, k=args.k, mode=mode)
+            for q in queries:
+                t = time.perf_counter()
+                ll.search(q, k=args.k, mode=mode)
+                ours[mode].append(time.perf_counter() - t)
+        model = ll.embedder.model
+        flat = faiss.IndexFlatIP(384)
+        flat.add(vecs)
+        base = []
+        for q in queries:
+            t = time.perf_counter()
+            qv = model.encode([q], normalize_embeddings=True, convert_to_numpy=True)
+            flat.search(qv, args.k)
+            base.append(time.perf_counter() - t)
+        embed_only = []
+        for q in queries[:200]:
+            t = time.perf_counter()
+            ll.embedder.encode_query(q)
+            embed_only.append(time.perf_counter() - t)
+        ll.close()
+
+    result = {
+        "chunks": args.chunks,
+        "queries": args.queries,
+        "k": args.k,
+        "cpu_count": os.cpu_count(),
+        "longlens": {mode: percentiles(v) for mode, v in ours.items()},
+        "query_embedding_only": percentiles(embed_only),
+        "baseline_st_encode_plus_faiss_flat": percentiles(base),
+    }
+    print(f"\n{'path':<44} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, stats in [
+        ("longlens hybrid (embed+FAISS+FTS5+RRF+rows)", result["longlens"]["hybrid"]),
+        ("longlens dense (embed+FAISS+rows)", result["longlens"]["dense"]),
+        ("longlens keyword (FTS5+rows)", result["longlens"]["keyword"]),
+        ("query embedding alone", result["query_embedding_only"]),
+        ("baseline: ST encode + faiss IndexFlatIP", result["baseline_st_encode_plus_faiss_flat"]),
+    ]:
+        print(f"{name:<44} {stats['p50_ms']:>8.1f} {stats['p99_ms']:>8.1f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {args.out}", file=sys.stderr)
+    return result
+
+
+if __name__ == "__main__":
+    main()
