@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # longlens set-up in one command.
-#   ./run.sh        install into .venv, ingest data/samples, then search it (the main job, embedded defaults)
+#   ./run.sh        install into .venv, ingest data/samples, then answer questions about it (embedded defaults)
 #   ./run.sh test   install with the test extras and run the test suite
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -30,7 +30,7 @@ case "$mode" in
              "What is the maximum passenger capacity of the MV Tern?" \
              "Who founded the Orchard Street library?"; do
       echo; echo "Q: $q"
-      "$LL" search "$q" --collection samples --k 2
+      "$LL" ask "$q" --collection samples
     done
     ;;
   *)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from longlens.citations import build_citations, clean_markers, filter_stream
+from longlens.citations import attribute_unmarked, build_citations, cited_numbers, clean_markers, filter_stream
 from longlens.models.generation import GenerationParams, Generator
 from longlens.models.reranker import Reranker
 from longlens.prompting import NOT_FOUND, build_messages
@@ -17,6 +17,13 @@ from longlens.schema import Answer, Citation, Hit
 from longlens.store import Store
 
 PROMPT_OVERHEAD_TOKENS = 400  # system rules, labels, question
+
+
+@dataclass
+class Attribution:
+    """Streamed after the text when the model cited nothing: the answer with markers added from evidence."""
+
+    text: str
 
 
 @dataclass
@@ -73,8 +80,8 @@ class AnswerPipeline:
         vectors = self.store.embeddings([h.chunk_id for h in hits], len(q))
         return (vectors @ q).astype(np.float64).tolist()
 
-    def stream(self, question: str, filters: Filters, opts: AskOptions) -> Iterator[str | Citation]:
-        """Yield answer text as it is generated, then one Citation per cited passage."""
+    def stream(self, question: str, filters: Filters, opts: AskOptions) -> Iterator[str | Attribution | Citation]:
+        """Yield answer text as it is generated, then (maybe) an Attribution, then one Citation per source."""
         retrieved = self.retrieve(question, filters, opts)
         if not retrieved.passages:
             yield NOT_FOUND
@@ -88,7 +95,13 @@ class AnswerPipeline:
                 yield piece
 
         yield from filter_stream(tee(), len(retrieved.passages))
-        yield from build_citations("".join(raw), retrieved.passages)
+        text = "".join(raw)
+        if not cited_numbers(text, len(retrieved.passages)) and text.strip() != NOT_FOUND:
+            attributed = attribute_unmarked(text, retrieved.passages)
+            if attributed != text:
+                yield Attribution(attributed)
+                text = attributed
+        yield from build_citations(text, retrieved.passages)
 
     def ask(self, question: str, filters: Filters, opts: AskOptions) -> Answer:
         pieces: list[str] = []
@@ -96,6 +109,8 @@ class AnswerPipeline:
         for event in self.stream(question, filters, opts):
             if isinstance(event, Citation):
                 citations.append(event)
+            elif isinstance(event, Attribution):
+                pieces = [event.text]
             else:
                 pieces.append(event)
         # markers were already checked while streaming; this only tidies the spacing they left

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from longlens.answer import AnswerPipeline, AskOptions
+from longlens.answer import AnswerPipeline, AskOptions, Attribution
 from longlens.config import Settings
 from longlens.generators import make_generator
 from longlens.indexes import IndexSet, ReconcileReport
@@ -130,8 +130,12 @@ class LongLens:
         document: str | None = None,
         doc_type: str | None = None,
         options: AskOptions | None = None,
-    ) -> Iterator[str | Citation]:
-        """Yield the answer's text pieces as they are generated, then its Citations."""
+    ) -> Iterator[str | Attribution | Citation]:
+        """Yield the answer's text pieces as they are generated, then its Citations.
+
+        When the model cited nothing, an `Attribution` (the full answer with evidence-based markers added)
+        comes between the text and the citations.
+        """
         filters = Filters(self._target_collections(collection), document, doc_type)
         yield from self.answer_pipeline().stream(question, filters, options or AskOptions())
 

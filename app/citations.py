@@ -79,6 +79,40 @@ def best_quote(passage: str, claim: str, max_chars: int = 300) -> str:
     return best if len(best) <= max_chars else best[: max_chars - 1].rstrip() + "…"
 
 
+STOPWORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were which with".split()
+)
+
+
+def attribute_unmarked(answer: str, passages: Sequence[Hit], min_overlap: float = 0.5) -> str:
+    """Add a marker to each answer sentence that has none, pointing at the passage that supports it best.
+
+    Small models often answer correctly without citing. A sentence is attributed only when at least
+    `min_overlap` of its content words (numbers count double) appear in one passage, so a sentence the
+    passages do not support stays uncited rather than getting an invented source.
+    """
+    if not passages or answer.strip() == "":
+        return answer
+    passage_words = [set(_WORD.findall(h.text.lower())) for h in passages]
+    out = []
+    for part in re.split(r"(?<=[.!?])(\s+)", answer):
+        words = [w for w in _WORD.findall(part.lower()) if w not in STOPWORDS]
+        if not words or MARKER.search(part):
+            out.append(part)
+            continue
+        weight = {w: (2.0 if w.isdigit() else 1.0) for w in words}
+        total = sum(weight.values())
+        coverage = [sum(v for w, v in weight.items() if w in pw) / total for pw in passage_words]
+        best = max(range(len(passages)), key=lambda i: coverage[i])
+        if coverage[best] >= min_overlap:
+            stripped = part.rstrip()
+            end = stripped[-1] if stripped and stripped[-1] in ".!?" else ""
+            body = stripped[: len(stripped) - len(end)]
+            part = f"{body} [{best + 1}]{end}" + part[len(stripped) :]
+        out.append(part)
+    return "".join(out)
+
+
 def filter_stream(pieces: Iterable[str], n_passages: int) -> Iterator[str]:
     """Re-chunk streamed text so that invalid markers never reach the reader."""
     held = ""

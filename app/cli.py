@@ -205,7 +205,7 @@ def ask(
     data_dir: DataDir = None,
 ) -> None:
     """Answer a question from your documents, streaming the answer, then its sources."""
-    from longlens.answer import AskOptions
+    from longlens.answer import AskOptions, Attribution
     from longlens.models.generation import GenerationParams
     from longlens.retrieval.selection import SelectionConfig
     from longlens.schema import Citation
@@ -224,6 +224,9 @@ def ask(
             for event in ll.stream(question, collection=collection, options=opts):
                 if isinstance(event, Citation):
                     citations.append(event)
+                    continue
+                if isinstance(event, Attribution):  # the model cited nothing: markers added from evidence
+                    pieces = [event.text]
                     continue
                 pieces.append(event)
                 if not as_json:

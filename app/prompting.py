@@ -12,7 +12,7 @@ SYSTEM_PROMPT = (
     "You answer questions about the user's documents and videos using only the numbered passages given. "
     "After each claim, cite the passages that support it with their numbers in square brackets, like [1] or "
     "[2][3]. If the passages do not contain the answer, say that you could not find it in the documents. "
-    "Be concise."
+    "Be concise. Example: The bridge opened in 1932 [2]."
 )
 NOT_FOUND = "I could not find this in the documents."
 

