@@ -36,17 +36,25 @@ class IndexSet:
         self.store = store
         self.index_dir = Path(index_dir)
         self._indexes: dict[int, FaissIndex] = {}
+        self._revisions: dict[int, int] = {}
         self._lock = threading.RLock()
 
     def path(self, collection_id: int) -> Path:
         return self.index_dir / f"collection-{collection_id}.faiss"
 
-    def get(self, collection_id: int, dim: int) -> FaissIndex:
+    def get(self, collection_id: int, dim: int, revision: int | None = None) -> FaissIndex:
+        """The collection's index; with the database's `revision`, re-checked if another process changed it."""
         with self._lock:
             index = self._indexes.get(collection_id)
             if index is None:
                 index, _ = self._open(collection_id, dim)
                 self._indexes[collection_id] = index
+            elif revision is not None and self._revisions.get(collection_id) != revision:
+                report = self._reconcile(collection_id, index)
+                if report.changed:
+                    index.save()
+            if revision is not None:
+                self._revisions[collection_id] = revision
             return index
 
     def _open(self, collection_id: int, dim: int) -> tuple[FaissIndex, ReconcileReport]:

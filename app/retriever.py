@@ -63,7 +63,8 @@ class HybridRetriever:
         allowed = self.store.chunk_ids_of_documents(doc_ids) if doc_ids is not None else None
         scored: list[tuple[int, float]] = []
         for info in collections:
-            scores, ids = self.indexes.get(info.id, info.dim).search(qvec, k, allowed_ids=allowed)
+            index = self.indexes.get(info.id, info.dim, info.revision)
+            scores, ids = index.search(qvec, k, allowed_ids=allowed)
             scored.extend((int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0)
         scored.sort(key=lambda pair: -pair[1])
         return scored[:k]

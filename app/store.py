@@ -53,6 +53,7 @@ class CollectionInfo:
     dim: int
     documents: int
     chunks: int
+    revision: int = 0
 
 
 def make_engine(url: str) -> Engine:
@@ -122,7 +123,7 @@ class Store:
         with self.session() as s:
             if not counts:
                 rows = s.scalars(select(CollectionRow).order_by(CollectionRow.name)).all()
-                return [CollectionInfo(c.id, c.name, c.embedder, c.dim, -1, -1) for c in rows]
+                return [CollectionInfo(c.id, c.name, c.embedder, c.dim, -1, -1, c.revision) for c in rows]
             docs = (
                 select(DocumentRow.collection_id, func.count().label("n"))
                 .where(DocumentRow.status == "ready")
@@ -138,7 +139,7 @@ class Store:
                 .outerjoin(chunks, chunks.c.collection_id == CollectionRow.id)
                 .order_by(CollectionRow.name)
             ).all()
-        return [CollectionInfo(c.id, c.name, c.embedder, c.dim, nd, nc) for c, nd, nc in counted]
+        return [CollectionInfo(c.id, c.name, c.embedder, c.dim, nd, nc, c.revision) for c, nd, nc in counted]
 
     def rename_collection(self, old: str, new: str) -> None:
         cid = self.collection_id(old)
@@ -258,6 +259,11 @@ class Store:
                 for i, c in enumerate(chunks)
             ]
             s.add_all(new_rows)
+            s.execute(
+                update(CollectionRow)
+                .where(CollectionRow.id == collection_id)
+                .values(revision=CollectionRow.revision + 1)
+            )
             s.flush()
             return row.id, [r.id for r in new_rows], removed
 
@@ -297,6 +303,12 @@ class Store:
                 removed.setdefault(cid, []).append(chunk_id)
             s.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(ids)))
             s.execute(delete(DocumentRow).where(DocumentRow.id.in_(ids)))
+            if removed:
+                s.execute(
+                    update(CollectionRow)
+                    .where(CollectionRow.id.in_(list(removed)))
+                    .values(revision=CollectionRow.revision + 1)
+                )
         return removed
 
     def fix_chunk_counts(self) -> int:

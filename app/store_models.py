@@ -39,6 +39,8 @@ class CollectionRow(Base):
     owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     embedder: Mapped[str] = mapped_column(String(500))
     dim: Mapped[int] = mapped_column(Integer)
+    # bumped by every change to the collection's chunks: lets another process see its index is stale
+    revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     documents: Mapped[list[DocumentRow]] = relationship(

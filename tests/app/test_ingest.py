@@ -92,3 +92,19 @@ def test_remove_documents_and_collections(lens, tmp_path):
     assert lens.search("pears", k=1, collection="produce")[0].collection == "produce"
     lens.delete_collection("produce")
     assert lens.collections() == [] and lens.documents() == []
+
+
+def test_a_second_process_sees_what_another_one_ingested(lens, tmp_path, embedder):
+    """Two LongLens on one data directory (the web app serving while the CLI ingests)."""
+    from longlens import LongLens
+
+    (tmp_path / "first.txt").write_text("Puffins nest in burrows on sea cliffs.")
+    lens.ingest([tmp_path / "first.txt"])
+    assert lens.search("where do puffins nest", k=1)[0].document.endswith("first.txt")
+    with LongLens(lens.settings.data_dir, workers=1) as other:
+        other.embedder = embedder
+        (tmp_path / "second.txt").write_text("Gannets dive into the sea at sixty miles an hour.")
+        other.ingest([tmp_path / "second.txt"])
+        other.remove(["first.txt"])
+    hits = lens.search("how fast do gannets dive", k=2, mode="dense")
+    assert [h.document.rsplit("/", 1)[-1] for h in hits] == ["second.txt"]
