@@ -7,10 +7,7 @@ file lock: two processes starting at once convert it once, and a crash never lea
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
-import os
-import shutil
 from pathlib import Path
 
 from longlens.paths import model_cache_dir
@@ -34,32 +31,21 @@ def packaged_gguf() -> Path:
 
 
 def packaged_llm_path() -> Path:
-    """A dense HF folder (config.json, model.safetensors, tokenizer) of the packaged SmolLM2."""
+    """A dense HF folder (config.json, model.safetensors, tokenizer) of the packaged SmolLM2.
+
+    Both the native engine and the transformers generator load from here; the folder is only trusted
+    when complete (a folder missing its weights or tokenizer is converted again)."""
+    from longlens.models.llm.weights import convert_gguf as convert_locked
+    from longlens.models.llm.weights import is_dense_folder
+
     target = model_cache_dir() / SMOLLM2_FOLDER
-    if (target / "config.json").exists():
+    if is_dense_folder(target):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{SMOLLM2_FOLDER}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / "config.json").exists():  # another process may have finished meanwhile
-            convert_gguf(packaged_gguf(), target)
-    return target
+    return convert_locked(packaged_gguf(), target)
 
 
 def convert_gguf(gguf: Path, target: Path) -> None:
-    """GGUF → dense fp32 safetensors + tokenizer, via transformers' GGUF loader, atomically."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """GGUF → dense fp32 safetensors + tokenizer, via transformers' GGUF loader, atomically and once."""
+    from longlens.models.llm.weights import convert_gguf as convert_locked
 
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    # transformers refuses to save weights it believes are quantized; they are dequantized by now
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+    convert_locked(gguf, target)

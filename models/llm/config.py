@@ -1,0 +1,104 @@
+"""Model and engine settings: the model's shape read from an HF `config.json`, the engine's knobs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ModelConfig:
+    """What the engine needs of a Llama/Qwen2-family checkpoint, independent of the transformers version."""
+
+    architecture: str
+    hidden_size: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    num_hidden_layers: int
+    intermediate_size: int
+    rms_norm_eps: float
+    rope_theta: float
+    rope_scaling: dict[str, Any] | None
+    tie_word_embeddings: bool
+    attention_bias: bool
+    vocab_size: int
+    max_position_embeddings: int
+    eos_token_ids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any]) -> ModelConfig:
+        arch = (cfg.get("architectures") or ["LlamaForCausalLM"])[0]
+        heads = int(cfg["num_attention_heads"])
+        # transformers 5 folds rope_theta/rope_scaling into `rope_parameters`; older configs keep them apart
+        rope = dict(cfg.get("rope_parameters") or {})
+        theta = float(cfg.get("rope_theta") or rope.pop("rope_theta", None) or 10000.0)
+        rope.pop("rope_theta", None)
+        scaling = cfg.get("rope_scaling") or (rope if rope.get("rope_type", "default") != "default" else None)
+        if scaling is not None:
+            scaling = dict(scaling)
+            scaling.setdefault("rope_type", scaling.get("type", "default"))
+        eos = cfg.get("eos_token_id")
+        eos_ids = [] if eos is None else ([int(eos)] if isinstance(eos, int) else [int(e) for e in eos])
+        # Qwen2 always has QKV bias; Llama only when attention_bias says so
+        bias = bool(cfg.get("attention_bias", False)) or cfg.get("model_type") == "qwen2" or arch.startswith("Qwen2")
+        return cls(
+            architecture=arch,
+            hidden_size=int(cfg["hidden_size"]),
+            num_attention_heads=heads,
+            num_key_value_heads=int(cfg.get("num_key_value_heads") or heads),
+            head_dim=int(cfg.get("head_dim") or cfg["hidden_size"] // heads),
+            num_hidden_layers=int(cfg["num_hidden_layers"]),
+            intermediate_size=int(cfg["intermediate_size"]),
+            rms_norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
+            rope_theta=theta,
+            rope_scaling=scaling,
+            tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+            attention_bias=bias,
+            vocab_size=int(cfg["vocab_size"]),
+            max_position_embeddings=int(cfg.get("max_position_embeddings", 4096)),
+            eos_token_ids=eos_ids,
+        )
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> ModelConfig:
+        cfg = json.loads((Path(path) / "config.json").read_text())
+        gen = Path(path) / "generation_config.json"
+        model = cls.from_dict(cfg)
+        if gen.exists():  # generation_config may list extra EOS ids (e.g. Llama 3's <|eot_id|>)
+            eos = json.loads(gen.read_text()).get("eos_token_id")
+            extra = [] if eos is None else ([eos] if isinstance(eos, int) else list(eos))
+            model.eos_token_ids = sorted(set(model.eos_token_ids) | {int(e) for e in extra})
+        return model
+
+
+@dataclass
+class EngineConfig:
+    """Engine knobs. `kv_cache_tokens` sizes the CPU KV cache; on CUDA it is sized from free memory."""
+
+    block_size: int = 16
+    max_num_seqs: int = 64
+    max_num_batched_tokens: int = 2048  # chunked prefill: no step processes more tokens than this
+    max_model_len: int | None = None  # defaults to the model's max_position_embeddings
+    gpu_memory_utilization: float = 0.9
+    kv_cache_tokens: int | None = None  # None: 32k tokens on CPU, from free memory on CUDA
+    dtype: str = "auto"  # auto: float32 on CPU (bf16 is ~7x slower there), bfloat16 on CUDA
+    device: str = "auto"
+    enforce_eager: bool = False  # CUDA graphs for decode on GPU unless set; always eager on CPU
+    seed: int = 0
+
+    def resolved_device(self) -> str:
+        import torch
+
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+    def resolved_dtype(self):  # noqa: ANN201 - torch.dtype
+        import torch
+
+        if self.dtype == "auto":
+            return torch.bfloat16 if self.resolved_device().startswith("cuda") else torch.float32
+        return getattr(torch, self.dtype) if isinstance(self.dtype, str) else self.dtype

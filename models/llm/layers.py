@@ -1,0 +1,103 @@
+"""Building blocks shared by the model families. Attention, norms and rotary go through
+`longlens.kernels` (PyTorch references on CPU, Triton on CUDA); the engine never calls SDPA itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from longlens.kernels import ops, rotary
+
+
+@dataclass
+class AttentionMetadata:
+    """Where this step's tokens sit: built once per step by the model runner, read by every layer.
+
+    mode: "prefill" (no sequence has cached context: attend within the new tokens), "decode" (one new
+    token per sequence) or "mixed" (chunks after a cached prefix, possibly with decodes: paged prefill).
+    """
+
+    mode: str
+    slot_mapping: torch.Tensor  # int64 [T]
+    cu_seqlens_q: torch.Tensor  # int32 [B+1]
+    context_lens: torch.Tensor  # int32 [B], total length incl. this step's tokens
+    block_tables: torch.Tensor  # int32 [B, max_blocks]
+    max_seqlen_q: int
+    max_seqlen_k: int
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, hidden: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden))
+        self.eps = eps
+
+    def forward(
+        self, x: torch.Tensor, residual: torch.Tensor | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Norm of x, or (norm of x+residual, x+residual): the residual add fused into the norm."""
+        return ops.rms_norm(x, self.weight, self.eps, residual)
+
+
+class RotaryEmbedding(nn.Module):
+    """cos|sin table for every position up to max_positions (with the model's rope scaling)."""
+
+    def __init__(self, head_dim: int, base: float, rope_scaling: dict | None, max_position_embeddings: int,
+                 max_positions: int):
+        super().__init__()
+        inv_freq, scaling = rotary.rope_inv_freq(head_dim, base, rope_scaling, max_position_embeddings)
+        cache = rotary.build_cos_sin_cache(inv_freq, max_positions, scaling, torch.float32, inv_freq.device)
+        self.register_buffer("cos_sin_cache", cache, persistent=False)
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return ops.apply_rotary(q, k, positions, self.cos_sin_cache)
+
+
+class Attention(nn.Module):
+    """GQA attention over the paged KV cache; `k_cache`/`v_cache` are set by the model runner."""
+
+    def __init__(self, hidden: int, num_heads: int, num_kv_heads: int, head_dim: int, bias: bool,
+                 rotary_emb: RotaryEmbedding):
+        super().__init__()
+        self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
+        self.q_proj = nn.Linear(hidden, num_heads * head_dim, bias=bias)
+        self.k_proj = nn.Linear(hidden, num_kv_heads * head_dim, bias=bias)
+        self.v_proj = nn.Linear(hidden, num_kv_heads * head_dim, bias=bias)
+        self.o_proj = nn.Linear(num_heads * head_dim, hidden, bias=False)
+        self.rotary_emb = [rotary_emb]  # shared across layers; a list keeps it out of this module's params
+        self.k_cache: torch.Tensor | None = None
+        self.v_cache: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, meta: AttentionMetadata) -> torch.Tensor:
+        t = x.shape[0]
+        q = self.q_proj(x).view(t, self.num_heads, self.head_dim)
+        k = self.k_proj(x).view(t, self.num_kv_heads, self.head_dim)
+        v = self.v_proj(x).view(t, self.num_kv_heads, self.head_dim)
+        q, k = self.rotary_emb[0](q, k, positions)
+        if self.k_cache is not None:
+            ops.store_kv_cache(k, v, self.k_cache, self.v_cache, meta.slot_mapping)
+        if meta.mode == "prefill" or self.k_cache is None:
+            o = ops.prefill_attention(q, k, v, meta.cu_seqlens_q, meta.cu_seqlens_q, meta.max_seqlen_q,
+                                      meta.max_seqlen_q, causal=True)
+        elif meta.mode == "decode":
+            o = ops.paged_decode_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.context_lens)
+        else:
+            o = ops.paged_prefill_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.cu_seqlens_q,
+                                            meta.context_lens)
+        return self.o_proj(o.reshape(t, self.num_heads * self.head_dim))
+
+
+class GatedMLP(nn.Module):
+    """SwiGLU: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, hidden: int, intermediate: int):
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.up_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.down_proj = nn.Linear(intermediate, hidden, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))

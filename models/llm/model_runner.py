@@ -1,0 +1,163 @@
+"""Owns the model and its paged KV cache on one device, and turns a scheduled batch into one forward.
+
+Inputs are a flat token batch (no padding): positions, the cache slot of every new token, per-sequence
+block tables and lengths. Only the last position of a sequence that completes this step is projected to
+logits, so a long prefill never materialises [T, vocab] logits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from longlens.models.llm.config import EngineConfig, ModelConfig
+from longlens.models.llm.layers import Attention, AttentionMetadata
+from longlens.models.llm.registry import model_class
+from longlens.models.llm.scheduler import ScheduledBatch
+from longlens.models.llm.weights import load_weights
+
+CPU_DEFAULT_KV_TOKENS = 16384
+
+
+class ModelRunner:
+    def __init__(self, model_path: str | Path | None, engine: EngineConfig, model_config: ModelConfig | None = None,
+                 load_format: str = "auto"):
+        """`load_format="dummy"` gives random weights (benchmarks of real shapes without the checkpoint)."""
+        self.engine = engine
+        self.config = model_config or ModelConfig.from_pretrained(model_path)
+        self.device = torch.device(engine.resolved_device())
+        self.dtype = engine.resolved_dtype()
+        self.max_model_len = min(engine.max_model_len or self.config.max_position_embeddings,
+                                 self.config.max_position_embeddings)
+        self.block_size = engine.block_size
+        self.model = self._build()
+        if load_format == "dummy":
+            with torch.no_grad():
+                for name, p in self.model.named_parameters():
+                    p.fill_(1.0) if name.endswith("norm.weight") else p.normal_(0.0, 0.02)
+        else:
+            load_weights(self.model, model_path)
+        self.model.eval()
+        self.attn_layers = [m for m in self.model.modules() if isinstance(m, Attention)]
+        self.num_blocks = self._allocate_kv_cache()
+
+    def _build(self) -> torch.nn.Module:
+        """Construct without running weight initialisers (on the meta device), then materialise empty
+        tensors on the target device: the checkpoint overwrites them all, and init is most of load time."""
+        default_dtype = torch.get_default_dtype()
+        torch.set_default_dtype(self.dtype)
+        try:
+            with torch.device("meta"):
+                model = model_class(self.config)(self.config, self.max_model_len)
+        finally:
+            torch.set_default_dtype(default_dtype)
+        model.to_empty(device=self.device)
+        if self.config.tie_word_embeddings:  # to_empty unties shared parameters
+            model.lm_head.weight = model.model.embed_tokens.weight
+        rope = model.model.rotary_emb  # buffers are computed, not loaded: rebuild on the device in fp32
+        with torch.device(self.device):
+            fresh = type(rope)(self.config.head_dim, self.config.rope_theta, self.config.rope_scaling,
+                               self.config.max_position_embeddings, self.max_model_len)
+        rope.cos_sin_cache = fresh.cos_sin_cache.float()
+        return model
+
+    def _kv_bytes_per_token(self) -> int:
+        c = self.config
+        return 2 * c.num_hidden_layers * c.num_key_value_heads * c.head_dim * torch.finfo(self.dtype).bits // 8
+
+    def _allocate_kv_cache(self) -> int:
+        if self.device.type == "cuda" and self.engine.kv_cache_tokens is None:
+            tokens = self._cuda_kv_budget_tokens()
+        else:
+            tokens = self.engine.kv_cache_tokens or CPU_DEFAULT_KV_TOKENS
+        num_blocks = max(1, tokens // self.block_size)
+        c = self.config
+        shape = (2, c.num_hidden_layers, num_blocks, self.block_size, c.num_key_value_heads, c.head_dim)
+        self.kv_cache = torch.zeros(shape, dtype=self.dtype, device=self.device)
+        for i, layer in enumerate(self.attn_layers):
+            layer.k_cache, layer.v_cache = self.kv_cache[0, i], self.kv_cache[1, i]
+        return num_blocks
+
+    @torch.inference_mode()
+    def _cuda_kv_budget_tokens(self) -> int:
+        """Free memory after the weights and one full-budget prefill's activations, times utilisation."""
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(self.device)
+        n = min(self.engine.max_num_batched_tokens, self.max_model_len)
+        ids = torch.zeros(n, dtype=torch.long, device=self.device)
+        meta = self.make_metadata("prefill", [n], [n], [[]],
+                                  slots=torch.full((n,), -1, dtype=torch.long, device=self.device))
+        hidden = self.model(ids, torch.arange(n, device=self.device), meta)
+        self.model.compute_logits(hidden[-1:])
+        torch.cuda.synchronize(self.device)
+        free, total = torch.cuda.mem_get_info(self.device)
+        peak = torch.cuda.max_memory_allocated(self.device)
+        used_now = torch.cuda.memory_allocated(self.device)
+        budget = total * self.engine.gpu_memory_utilization - (total - free) - (peak - used_now)
+        return max(self.block_size, int(budget) // self._kv_bytes_per_token())
+
+    def make_metadata(self, mode: str, q_lens: list[int], ctx_lens: list[int], block_tables: list[list[int]],
+                      slots: torch.Tensor) -> AttentionMetadata:
+        dev = self.device
+        cu = torch.zeros(len(q_lens) + 1, dtype=torch.int32)
+        cu[1:] = torch.tensor(q_lens, dtype=torch.int32).cumsum(0)
+        width = max(1, max(len(b) for b in block_tables))
+        tables = torch.zeros(len(block_tables), width, dtype=torch.int32)
+        for i, b in enumerate(block_tables):
+            tables[i, : len(b)] = torch.tensor(b, dtype=torch.int32)
+        return AttentionMetadata(
+            mode=mode, slot_mapping=slots, cu_seqlens_q=cu.to(dev),
+            context_lens=torch.tensor(ctx_lens, dtype=torch.int32, device=dev),
+            block_tables=tables.to(dev), max_seqlen_q=max(q_lens), max_seqlen_k=max(ctx_lens),
+        )
+
+    @torch.inference_mode()
+    def prefill_logits(self, token_ids: list[int], keep: list[int] | None = None) -> torch.Tensor:
+        """Logits [len(keep), V] of one sequence's positions `keep` (default: all), in one pass that
+        leaves the KV cache untouched (slots -1): for scoring and for checking against references."""
+        n = len(token_ids)
+        dev = self.device
+        meta = self.make_metadata("prefill", [n], [n], [[]], slots=torch.full((n,), -1, dtype=torch.long, device=dev))
+        hidden = self.model(torch.tensor(token_ids, device=dev), torch.arange(n, device=dev), meta)
+        if keep is not None:
+            hidden = hidden[torch.tensor(keep, device=dev)]
+        return self.model.compute_logits(hidden).float()
+
+    @torch.inference_mode()
+    def run(self, batch: ScheduledBatch) -> tuple[torch.Tensor | None, list[int]]:
+        """One forward over the batch; returns logits [S, V] for the S sequences that complete their
+        pending tokens this step (prefill finished or decode) and their indices in the batch."""
+        ids: list[int] = []
+        positions: list[int] = []
+        slots: list[int] = []
+        last: list[int] = []
+        sample_idx: list[int] = []
+        q_lens: list[int] = []
+        ctx_lens: list[int] = []
+        bs = self.block_size
+        for i, (seq, n) in enumerate(zip(batch.seqs, batch.num_tokens, strict=True)):
+            start = seq.num_computed_tokens
+            ids.extend(seq.token_ids[start : start + n])
+            positions.extend(range(start, start + n))
+            table = seq.block_table
+            slots.extend(table[p // bs] * bs + p % bs for p in range(start, start + n))
+            q_lens.append(n)
+            ctx_lens.append(start + n)
+            if start + n == seq.num_tokens:
+                last.append(len(ids) - 1)
+                sample_idx.append(i)
+        if all(seq.num_computed_tokens == 0 for seq in batch.seqs):
+            mode = "prefill"
+        elif all(n == 1 for n in batch.num_tokens):
+            mode = "decode"
+        else:
+            mode = "mixed"
+        dev = self.device
+        meta = self.make_metadata(mode, q_lens, ctx_lens, [s.block_table for s in batch.seqs],
+                                  torch.tensor(slots, dtype=torch.long, device=dev))
+        hidden = self.model(torch.tensor(ids, dtype=torch.long, device=dev),
+                            torch.tensor(positions, dtype=torch.long, device=dev), meta)
+        if not last:
+            return None, []
+        logits = self.model.compute_logits(hidden[torch.tensor(last, device=dev)])
+        return logits.float(), sample_idx
