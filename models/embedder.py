@@ -45,7 +45,8 @@ class Embedder:
         context_extension: str | None = None,
         target_length: int | None = None,
     ) -> None:
-        self.name = model
+        # The name tells collections apart: vectors from a stretched model do not mix with the plain model's.
+        self.name = f"{model} [{context_extension} to {target_length} tokens]" if context_extension else model
         self.path = resolve_embedder_path(model)
         self.device = device or ("cuda" if _cuda_available() else "cpu")
         self.batch_size = batch_size
