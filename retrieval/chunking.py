@@ -18,6 +18,8 @@ from longlens.schema import Chunk, Segment
 OffsetsFn = Callable[[list[str]], list[list[tuple[int, int]]]]
 
 SENTENCE_END = ".!?;:。！？"
+MAX_MEDIA_SECONDS = 45.0
+"""Longest stretch of a video one chunk may cover when packing several time-stamped segments."""
 
 
 def offsets_fn_for(tokenizer: object) -> OffsetsFn:
@@ -49,9 +51,18 @@ class _Unit:
 
 
 def chunk_segments(
-    segments: Sequence[Segment], offsets_fn: OffsetsFn, max_tokens: int = 200, overlap: int = 32
+    segments: Sequence[Segment],
+    offsets_fn: OffsetsFn,
+    max_tokens: int = 200,
+    overlap: int = 32,
+    *,
+    max_seconds: float = MAX_MEDIA_SECONDS,
 ) -> list[Chunk]:
-    """Turn a document's segments into chunks of at most `max_tokens` tokens each."""
+    """Turn a document's segments into chunks of at most `max_tokens` tokens each.
+
+    Time-stamped segments are also kept within `max_seconds` of media per chunk (a segment longer than
+    that stays whole), so a cited range stays short enough to seek to; documents are not affected.
+    """
     if max_tokens <= 0 or not 0 <= overlap < max_tokens:
         raise ValueError("need max_tokens > 0 and 0 <= overlap < max_tokens")
     segments = [s for s in segments if s.text.strip()]
@@ -64,7 +75,7 @@ def chunk_segments(
     for seg, offs in zip(segments, all_offsets, strict=True):
         key = _group_key(seg)
         if key != group_key and group:
-            _pack(group, max_tokens, chunks)
+            _pack(group, max_tokens, chunks, max_seconds)
             group = []
         group_key = key
         if len(offs) <= max_tokens:
@@ -72,7 +83,7 @@ def chunk_segments(
         else:
             group.extend(_windows(seg, offs, max_tokens, overlap))
     if group:
-        _pack(group, max_tokens, chunks)
+        _pack(group, max_tokens, chunks, max_seconds)
     return chunks
 
 
@@ -107,17 +118,27 @@ def _sentence_cut(text: str, offs: list[tuple[int, int]], start: int, end: int, 
     return end
 
 
-def _pack(units: list[_Unit], max_tokens: int, out: list[Chunk]) -> None:
+def _pack(units: list[_Unit], max_tokens: int, out: list[Chunk], max_seconds: float = MAX_MEDIA_SECONDS) -> None:
     """Greedily pack consecutive whole segments; windows of a split segment stay chunks of their own."""
     batch: list[_Unit] = []
     for unit in units:
         fits = batch and batch[0].whole and unit.whole and sum(u.tokens for u in batch) + unit.tokens <= max_tokens
+        fits = fits and _span([*batch, unit]) <= max_seconds
         if batch and not fits:
             out.append(_to_chunk(batch, len(out)))
             batch = []
         batch.append(unit)
     if batch:
         out.append(_to_chunk(batch, len(out)))
+
+
+def _span(units: list[_Unit]) -> float:
+    """Seconds of media the units cover together (0 for documents)."""
+    starts = [u.segment.t_start for u in units if u.segment.t_start is not None]
+    if not starts:
+        return 0.0
+    ends = [u.segment.t_end if u.segment.t_end is not None else u.segment.t_start for u in units]
+    return max(e for e in ends if e is not None) - min(starts)
 
 
 def _to_chunk(units: list[_Unit], ordinal: int) -> Chunk:

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from longlens.retrieval.parsers._common import SEPARATOR, ParseOptions, full_text
 from longlens.retrieval.parsers.detect import detect_type
-from longlens.schema import ParsedDocument, ParseError
+from longlens.schema import ParsedDocument
 
 __all__ = [
     "PARSERS",
@@ -57,17 +58,13 @@ def _lazy(module: str, name: str) -> Parser:
     return load_and_parse
 
 
-def _video_not_available(path: Path, options: ParseOptions) -> ParsedDocument:
-    raise ParseError("video ingestion is not available yet")
-
-
 PARSERS: dict[str, Parser] = {
     "pdf": _lazy("pdf", "parse_pdf"),
     "docx": _lazy("docx", "parse_docx"),
     "html": _lazy("html", "parse_html"),
     "markdown": _lazy("markdown", "parse_markdown"),
     "text": _lazy("text", "parse_text"),
-    "video": _video_not_available,
+    "video": _lazy("video", "parse_video"),
 }
 
 
@@ -76,8 +73,12 @@ def register_parser(doc_type: str, parser: Parser) -> None:
     PARSERS[doc_type] = parser
 
 
-def parse(path: Path, *, ocr: bool = True, ocr_language: str = "eng") -> ParsedDocument:
-    """Detect the type of `path` and run its parser; raises ParseError with the cause for bad input."""
+def parse(path: Path, options: ParseOptions | None = None, **overrides: object) -> ParsedDocument:
+    """Detect the type of `path` and run its parser; raises ParseError with the cause for bad input.
+
+    `options` (or keyword overrides of its fields, e.g. `ocr=False`) steer the parsers.
+    """
     path = Path(path)
     doc_type = detect_type(path)
-    return PARSERS[doc_type](path, ParseOptions(ocr=ocr, ocr_language=ocr_language))
+    opts = replace(options or ParseOptions(), **overrides)  # type: ignore[arg-type]
+    return PARSERS[doc_type](path, opts)

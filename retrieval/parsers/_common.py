@@ -28,6 +28,20 @@ class ParseOptions:
     ocr: bool = True
     ocr_language: str = "eng"
     ocr_dpi: int = 300
+    # Video (retrieval/parsers/video.py). `ocr`/`ocr_language` also switch and steer OCR on keyframes.
+    video_max_seconds: float = 6 * 3600.0
+    asr: bool = True
+    asr_model: str = ""  # "" = the packaged Whisper base; else any faster-whisper name or CTranslate2 folder
+    asr_device: str = "auto"  # "auto", "cpu" or "cuda"
+    asr_compute_type: str = "auto"  # "auto" = int8 on CPU, float16 on CUDA
+    asr_language: str | None = None  # None = detected per file
+    asr_beam_size: int = 1
+    keyframe_min_interval: float = 2.0  # at most one keyframe per this many seconds
+    keyframe_max_interval: float = 10.0  # at least one keyframe per this many seconds
+    scene_threshold: float = 0.005  # fraction of a 128x72 thumbnail's pixels that must change to count as a cut
+    detector: str = "haar"  # "haar", "none", or "owlv2[:hf-name]" / "grounding-dino[:hf-name]"
+    detector_labels: tuple[str, ...] = ("person", "face", "car", "dog", "cat", "laptop", "screen", "whiteboard")
+    video_threads: int = 2  # OCR/detection threads beside the ASR thread
 
 
 def clean_text(text: str) -> str:

@@ -17,6 +17,7 @@ from docx.enum.style import WD_STYLE_TYPE
 from docx.opc.exceptions import PackageNotFoundError
 from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.table import Table
+
 from longlens.retrieval.parsers._common import ParseOptions, collapse_spaces, finalize
 from longlens.schema import ParsedDocument, ParseError, Segment
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import CData, Comment, Declaration, Doctype, ProcessingInstruction
+
 from longlens.retrieval.parsers._common import ParseOptions, collapse_spaces, finalize, read_bytes
 from longlens.retrieval.parsers.text import looks_binary
 from longlens.schema import ParsedDocument, ParseError, Segment

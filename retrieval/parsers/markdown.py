@@ -12,11 +12,12 @@ import re
 from pathlib import Path
 
 from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
 from longlens.retrieval.parsers._common import ParseOptions, collapse_spaces, finalize, read_bytes
 from longlens.retrieval.parsers.text import decode_text
 from longlens.schema import ParsedDocument, Segment
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 
 _FRONT_MATTER = re.compile(
     r"\A\ufeff?(?:---[ \t]*\n.*?\n(?:---|\.\.\.)|\+\+\+[ \t]*\n.*?\n\+\+\+)[ \t]*(?:\n|\Z)", re.DOTALL

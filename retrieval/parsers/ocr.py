@@ -13,8 +13,9 @@ import os
 import shutil
 import subprocess
 
-from longlens.schema import ParseError
 from PIL import Image
+
+from longlens.schema import ParseError
 
 OCR_TIMEOUT_S = 120
 

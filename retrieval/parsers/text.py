@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import charset_normalizer
+
 from longlens.retrieval.parsers._common import ParseOptions, finalize, read_bytes
 from longlens.schema import ParsedDocument, ParseError, Segment
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from longlens.retrieval.parsers import full_text
 from longlens.schema import ParsedDocument
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from longlens.retrieval import parsers
 from longlens.retrieval.parsers import PARSERS, ParseOptions, detect_type, parse, register_parser
 from longlens.schema import ParsedDocument, ParseError, Segment
@@ -68,10 +69,10 @@ def test_missing_file_and_folder(tmp_path):
         detect_type(tmp_path / "folder.md")
 
 
-def test_video_is_a_registered_placeholder(tmp_path):
+def test_a_truncated_video_gets_a_specific_error(tmp_path):
     path = tmp_path / "clip.mp4"
     path.write_bytes(MP4_HEAD)
-    with pytest.raises(ParseError, match="^video ingestion is not available yet$"):
+    with pytest.raises(ParseError, match="^not a readable video or audio file"):
         parse(path)
 
 

@@ -7,6 +7,7 @@ import zipfile
 
 import docx
 import pytest
+
 from longlens.retrieval.parsers import parse
 from longlens.schema import ParseError
 

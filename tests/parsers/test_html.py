@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from longlens.retrieval.parsers import parse
 from longlens.schema import ParseError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from longlens.retrieval.parsers import ParseOptions, ocr, parse
 from longlens.retrieval.parsers.pdf import parse_pdf
 from longlens.schema import ParseError

@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
 from longlens.retrieval.parsers import parse
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"

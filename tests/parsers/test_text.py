@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 
 import pytest
+
 from longlens.retrieval.parsers import parse
 from longlens.schema import ParseError
 
