@@ -1,0 +1,33 @@
+"""An IngestProgress that the upload handler polls, so the browser sees each file's progress live."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+
+class QueueProgress:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+        self._files: dict[str, list] = {}
+
+    def batch_started(self, total_files: int) -> None: ...
+
+    def file_started(self, path: str, total_steps: int) -> None:
+        with self._lock:
+            self._files[path] = [0, max(total_steps, 1), "ingesting", ""]
+
+    def file_advanced(self, path: str, steps: int) -> None:
+        with self._lock:
+            self._files.setdefault(path, [0, 1, "ingesting", ""])[0] += steps
+
+    def file_finished(self, path: str, status: str, detail: str) -> None:
+        with self._lock:
+            entry = self._files.setdefault(path, [0, 1, status, detail])
+            entry[0], entry[2], entry[3] = entry[1], status, detail
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            return [f"- {Path(p).name}: {s} {100 * d // t}% {detail}".rstrip()
+                    for p, (d, t, s, detail) in self._files.items()]
