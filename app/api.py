@@ -37,7 +37,13 @@ class LongLens:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.settings.embedder, batch_size=self.settings.embed_batch_size)
+        s = self.settings
+        return Embedder(
+            s.embedder,
+            batch_size=s.embed_batch_size,
+            context_extension=s.embedder_extension or None,
+            target_length=s.embedder_max_tokens or None,
+        )
 
     def close(self) -> None:
         self.indexes.save_dirty()

@@ -248,6 +248,20 @@ def ask(
         out.print(f"    “{c.quote}”", markup=False, highlight=False)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port.")] = 7860,
+    share: Annotated[bool, typer.Option("--share/--no-share", help="Open a public Gradio share link.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the web app (login is on when LONGLENS_USERS_FILE names a users file)."""
+    from longlens.ui.app import launch_app
+    from longlens.ui.auth import load_users
+
+    launch_app(_lens(data_dir), host=host, port=port, share=share, users=load_users())
+
+
 def main() -> None:
     try:
         app()

@@ -9,6 +9,7 @@ from pathlib import Path
 from longlens.models.embedder import DEFAULT_EMBEDDER
 from longlens.models.hf_generator import PACKAGED_LLM
 from longlens.paths import default_data_dir
+from longlens.retrieval.parsers import ParseOptions
 
 
 @dataclass
@@ -18,11 +19,19 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     database_url: str = ""
     embedder: str = DEFAULT_EMBEDDER
+    # Stretch the embedder past its trained length (longlens.models.long_embed): "" = as shipped, else
+    # "window", "pi", "ntk", "selfextend" (RoPE models), with embedder_max_tokens the new limit.
+    embedder_extension: str = ""
+    embedder_max_tokens: int = 0
     chunk_tokens: int = 200
     chunk_overlap: int = 32
     max_file_mb: float = 512.0
     ocr: bool = True
     ocr_language: str = "eng"
+    asr: bool = True  # transcribe speech in videos and audio
+    asr_model: str = ""  # "" = the packaged Whisper base; else a faster-whisper name or CTranslate2 folder
+    asr_language: str = ""  # "" = detected per file
+    detector: str = "haar"  # objects on video frames: haar | none | owlv2[:hf-name] | grounding-dino[:hf-name]
     workers: int = 0
     embed_batch_size: int = 32
     default_collection: str = "default"
@@ -37,8 +46,25 @@ class Settings:
             self.database_url = f"sqlite:///{self.data_dir / 'longlens.db'}"
         if self.chunk_overlap >= self.chunk_tokens:
             raise ValueError("chunk_overlap must be smaller than chunk_tokens")
+        if self.embedder_extension and self.embedder_max_tokens <= 0:
+            raise ValueError("embedder_extension needs embedder_max_tokens (the length to stretch the embedder to)")
+        if self.embedder_max_tokens and self.chunk_tokens > self.embedder_max_tokens:
+            raise ValueError(
+                f"chunk_tokens {self.chunk_tokens} is longer than embedder_max_tokens {self.embedder_max_tokens}"
+            )
         if self.workers <= 0:
             self.workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+
+    def parse_options(self) -> ParseOptions:
+        """What the parsers need from these settings."""
+        return ParseOptions(
+            ocr=self.ocr,
+            ocr_language=self.ocr_language,
+            asr=self.asr,
+            asr_model=self.asr_model,
+            asr_language=self.asr_language or None,
+            detector=self.detector,
+        )
 
     @property
     def index_dir(self) -> Path:

@@ -171,8 +171,7 @@ class Ingestor:
             tokenizer_path=self.embedder.path,
             chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap,
-            ocr=self.settings.ocr,
-            ocr_language=self.settings.ocr_language,
+            parse=self.settings.parse_options(),
         )
         meta = {str(p): (sha, size) for p, sha, size in todo}
         last_save = time.monotonic()

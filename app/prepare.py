@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from longlens.retrieval.parsers._common import ParseOptions
 from longlens.schema import Chunk, LongLensError, ParseError
 
 
@@ -19,8 +20,7 @@ class PrepareOptions:
     tokenizer_path: str
     chunk_tokens: int
     chunk_overlap: int
-    ocr: bool
-    ocr_language: str
+    parse: ParseOptions = field(default_factory=ParseOptions)
 
 
 @dataclass
@@ -55,7 +55,7 @@ def prepare_file(path: str, opts: PrepareOptions) -> Prepared:
 
     t0 = time.perf_counter()
     try:
-        doc = parse(Path(path), ocr=opts.ocr, ocr_language=opts.ocr_language)
+        doc = parse(Path(path), opts.parse)
         t1 = time.perf_counter()
         chunks = chunk_segments(doc.segments, _offsets_fn(opts.tokenizer_path), opts.chunk_tokens, opts.chunk_overlap)
     except (ParseError, LongLensError) as exc:

@@ -98,7 +98,7 @@ def bench_longlens(corpus: Path, pages: float, pdf_pages: int, workers: int) -> 
 
     embedder = Embedder()
     embedder.encode(["warm-up"])
-    opts = PrepareOptions(embedder.path, 200, 32, True, "eng")
+    opts = PrepareOptions(embedder.path, 200, 32)
     files = sorted(str(p) for p in corpus.iterdir())
     parse_s = chunk_s = 0.0
     pdf_parse_s = pdf_chunk_s = 0.0
