@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
@@ -29,7 +29,13 @@ _SQLITE_DDL = [
     "INSERT INTO chunks_fts(chunks_fts, rowid, text, heading_path) "
     "VALUES ('delete', old.id, old.text, old.heading_path); "
     "INSERT INTO chunks_fts(rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path); END",
+    # per-term document frequencies, read at query time to tell informative terms from near-ubiquitous ones
+    "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts_vocab USING fts5vocab(chunks_fts, 'row')",
 ]
+COMMON_TERM_SHARE = 0.05
+"""A term in more than this share of chunks is common: it still scores, but cannot match on its own."""
+PRUNE_FROM_CHUNKS = 5000
+"""Below this many chunks an OR of every term is cheap, and every term may match on its own."""
 _POSTGRES_DDL = [
     "ALTER TABLE chunks ADD COLUMN IF NOT EXISTS tsv tsvector "
     "GENERATED ALWAYS AS (to_tsvector('english', coalesce(heading_path, '') || ' ' || text)) STORED",
@@ -87,7 +93,8 @@ def search(
         params["doc_type"] = doc_type
     where = " AND ".join(filters)
     if engine.dialect.name == "sqlite":
-        params["q"] = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        with engine.connect() as conn:
+            params["q"] = _sqlite_match(conn, terms)
         sql = (
             "SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
             f"WHERE chunks_fts MATCH :q AND {where} ORDER BY bm25(chunks_fts) LIMIT :k"
@@ -102,6 +109,31 @@ def search(
         raise NotImplementedError(f"keyword search is not available on {engine.dialect.name}")
     with engine.connect() as conn:
         return [(int(r[0]), float(r[1])) for r in conn.execute(text(sql), params)]
+
+
+def _sqlite_match(conn: Connection, terms: list[str]) -> str:
+    """An FTS5 expression where any term scores but at least one informative term must match.
+
+    A plain OR of a question's words makes FTS5 rank every chunk holding any common word (a 100k-chunk
+    collection: nearly all of them, ~200 ms). Requiring one term held by at most `COMMON_TERM_SHARE` of the
+    chunks keeps the ranking of the chunks that matter while scoring far fewer. Terms whose stem differs from
+    the word are not found in the vocabulary and count as informative (the safe side: they may match alone).
+    """
+    quoted = ['"' + t.replace('"', "") + '"' for t in terms]
+    any_term = " OR ".join(quoted)
+    if len(terms) < 2:
+        return any_term
+    total = conn.execute(text("SELECT count(*) FROM chunks")).scalar_one()
+    if total < PRUNE_FROM_CHUNKS:
+        return any_term
+    names = {f"t{i}": t for i, t in enumerate(terms)}
+    placeholders = ", ".join(f":{n}" for n in names)
+    rows = conn.execute(text(f"SELECT term, doc FROM chunks_fts_vocab WHERE term IN ({placeholders})"), names)
+    df = {term: doc for term, doc in rows}
+    informative = [q for t, q in zip(terms, quoted, strict=True) if df.get(t, 0) <= COMMON_TERM_SHARE * total]
+    if not informative or len(informative) == len(terms):
+        return any_term
+    return f"({' OR '.join(informative)}) AND ({any_term})"
 
 
 def _in_clause(column: str, prefix: str, values: Sequence[int], params: dict[str, object]) -> str:

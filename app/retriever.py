@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +24,9 @@ class Filters:
     collections: list[CollectionInfo]
     document: str | None = None
     doc_type: str | None = None
+
+
+_KEYWORD_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="longlens-keyword")
 
 
 class HybridRetriever:
@@ -46,8 +50,11 @@ class HybridRetriever:
             if not doc_ids:
                 return []
         fetch = k if mode != "hybrid" else max(2 * k, 20)
+        keyword_job = None
+        if mode != "dense":  # the database works outside the GIL while the query is embedded and searched
+            keyword_job = _KEYWORD_THREADS.submit(self._keyword, query, fetch, filters.collections, doc_ids)
         dense = self._dense(query, fetch, filters.collections, doc_ids) if mode != "keyword" else []
-        keyword = self._keyword(query, fetch, filters.collections, doc_ids) if mode != "dense" else []
+        keyword = keyword_job.result() if keyword_job is not None else []
         if mode == "dense":
             scored = dense
         elif mode == "keyword":

@@ -64,3 +64,23 @@ def test_keyword_index_follows_replacement_and_removal(corpus_lens, tmp_path):
     assert corpus_lens.search("rubber hoses", k=1, mode="keyword")[0].heading_path == "Parts > Hoses"
     corpus_lens.remove(["parts.md"])
     assert corpus_lens.search("rubber hoses", k=3, mode="keyword") == []
+
+
+def test_common_words_score_but_cannot_match_alone(lens, tmp_path, monkeypatch):
+    """In a big collection a word in every chunk still counts, but cannot bring a chunk in on its own."""
+    from longlens import keyword_search
+    from longlens.keyword_search import _sqlite_match
+
+    monkeypatch.setattr(keyword_search, "PRUNE_FROM_CHUNKS", 10)  # 31 chunks stand in for a big collection
+    for i in range(30):
+        (tmp_path / f"log{i}.txt").write_text(f"Station report {i}: the station pump ran normally all week.")
+    (tmp_path / "odd.txt").write_text("Station report: the gearbox of the station pump rattled twice.")
+    assert len(lens.ingest(sorted(tmp_path.glob("*.txt"))).ok) == 31
+    with lens.store.engine.connect() as conn:
+        assert _sqlite_match(conn, ["station", "gearbox"]) == '("gearbox") AND ("station" OR "gearbox")'
+        assert _sqlite_match(conn, ["station", "pump"]) == '"station" OR "pump"'  # all common: any may match
+    hits = lens.search("station gearbox", k=5, mode="keyword")
+    assert [h.document for h in hits] == [str(tmp_path / "odd.txt")]
+    assert len(lens.search("station pump", k=5, mode="keyword")) == 5
+    monkeypatch.setattr(keyword_search, "PRUNE_FROM_CHUNKS", 5000)  # small collections: any word may match
+    assert len(lens.search("station gearbox", k=5, mode="keyword")) == 5
