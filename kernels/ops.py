@@ -15,6 +15,8 @@ from . import paged_attention as _pa
 from . import prefill_attention as _pf
 from . import rmsnorm as _rn
 from . import rotary as _ro
+from . import sparse_prefill as _sp
+from .vertical_slash import VerticalSlashPattern
 
 
 def use_triton(t: torch.Tensor) -> bool:
@@ -90,3 +92,16 @@ def apply_rotary(
     """NeoX-style RoPE from a `[max_pos, rot_dim]` cos|sin cache, out of place."""
     fn = _ro.apply_rotary if use_triton(q) else _ro.apply_rotary_ref
     return fn(q, k, positions, cos_sin_cache)
+
+
+def sparse_prefill_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    pattern: VerticalSlashPattern,
+    block_m: int = 64,
+    sm_scale: float | None = None,
+) -> torch.Tensor:
+    """One sequence's attention over a vertical-slash pattern (lq <= lk, causal end-aligned, GQA)."""
+    fn = _sp.sparse_prefill_attention if use_triton(q) else _sp.sparse_prefill_attention_ref
+    return fn(q, k, v, pattern, block_m=block_m, sm_scale=sm_scale)

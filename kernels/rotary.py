@@ -61,7 +61,7 @@ def rope_inv_freq(
 
 
 def _yarn(dim: int, base: float, rs: dict, max_pos: int) -> tuple[torch.Tensor, float]:
-    orig = rs["original_max_position_embeddings"]
+    orig = rs.get("original_max_position_embeddings") or max_pos  # HF fills it in from max_position_embeddings
     factor = rs.get("factor") or max_pos / orig
 
     def get_mscale(scale: float, mscale: float = 1.0) -> float:

@@ -8,6 +8,15 @@ from pathlib import Path
 from typing import Any
 
 
+def normalize_rope_scaling(scaling: dict[str, Any] | None) -> dict[str, Any] | None:
+    """HF `rope_scaling` / `rope_parameters` block -> a dict with `rope_type`, or None for plain RoPE."""
+    if not scaling:
+        return None
+    out = {k: v for k, v in dict(scaling).items() if k != "rope_theta"}
+    out.setdefault("rope_type", out.get("type", "default"))
+    return None if out["rope_type"] == "default" else out
+
+
 @dataclass
 class ModelConfig:
     """What the engine needs of a Llama/Qwen2-family checkpoint, independent of the transformers version."""
@@ -36,10 +45,7 @@ class ModelConfig:
         rope = dict(cfg.get("rope_parameters") or {})
         theta = float(cfg.get("rope_theta") or rope.pop("rope_theta", None) or 10000.0)
         rope.pop("rope_theta", None)
-        scaling = cfg.get("rope_scaling") or (rope if rope.get("rope_type", "default") != "default" else None)
-        if scaling is not None:
-            scaling = dict(scaling)
-            scaling.setdefault("rope_type", scaling.get("type", "default"))
+        scaling = normalize_rope_scaling(cfg.get("rope_scaling") or rope)
         eos = cfg.get("eos_token_id")
         eos_ids = [] if eos is None else ([int(eos)] if isinstance(eos, int) else [int(e) for e in eos])
         # Qwen2 always has QKV bias; Llama only when attention_bias says so
@@ -61,6 +67,21 @@ class ModelConfig:
             max_position_embeddings=int(cfg.get("max_position_embeddings", 4096)),
             eos_token_ids=eos_ids,
         )
+
+    def max_context_len(self) -> int:
+        """Longest context the rope scaling is meant for: factor x the pretrained window for linear, dynamic
+        and YaRN (Qwen's recipe keeps max_position_embeddings at the pretrained 32k and adds YaRN x4)."""
+        rs = self.rope_scaling or {}
+        if rs.get("rope_type") not in ("linear", "dynamic", "yarn") or not rs.get("factor"):
+            return self.max_position_embeddings
+        orig = int(rs.get("original_max_position_embeddings") or self.max_position_embeddings)
+        return max(self.max_position_embeddings, int(orig * float(rs["factor"])))
+
+    def default_max_model_len(self) -> int:
+        """Dynamic NTK stays unscaled unless a longer max_model_len is asked for (then it is scaled for that
+        length, as vLLM does); the static scalings apply at every length, so they default to their reach."""
+        rs = self.rope_scaling or {}
+        return self.max_position_embeddings if rs.get("rope_type") == "dynamic" else self.max_context_len()
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> ModelConfig:
@@ -88,6 +109,13 @@ class EngineConfig:
     device: str = "auto"
     enforce_eager: bool = False  # CUDA graphs for decode on GPU unless set; always eager on CPU
     seed: int = 0
+    # long prefill: vertical-slash sparse attention (kernels/vertical_slash.py) once a prefill chunk attends
+    # to at least `sparse_prefill_threshold` keys; shorter prompts stay dense (sparse loses at a few k tokens).
+    # 32768 until a GPU run of bench/bench_sparse_prefill.py measures the crossover.
+    sparse_prefill: bool = True
+    sparse_prefill_threshold: int = 32768
+    sparse_pattern: dict[str, Any] | None = None  # VerticalSlashConfig overrides: budgets, last_q, sink, local
+    rope_scaling: dict[str, Any] | None = None  # replaces the checkpoint's rope_scaling, e.g. YaRN x4
 
     def resolved_device(self) -> str:
         import torch

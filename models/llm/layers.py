@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from longlens.kernels import ops, rotary
+from longlens.models.llm.sparse_prefill import SparsePlan, sparse_attention
 
 
 @dataclass
@@ -27,6 +28,7 @@ class AttentionMetadata:
     block_tables: torch.Tensor  # int32 [B, max_blocks]
     max_seqlen_q: int
     max_seqlen_k: int
+    sparse: SparsePlan | None = None  # long prefill chunks that take the vertical-slash path
 
 
 class RMSNorm(nn.Module):
@@ -48,7 +50,9 @@ class RotaryEmbedding(nn.Module):
     def __init__(self, head_dim: int, base: float, rope_scaling: dict | None, max_position_embeddings: int,
                  max_positions: int):
         super().__init__()
-        inv_freq, scaling = rotary.rope_inv_freq(head_dim, base, rope_scaling, max_position_embeddings)
+        # dynamic NTK is scaled for the longest position the engine serves (a no-op within the trained window)
+        inv_freq, scaling = rotary.rope_inv_freq(head_dim, base, rope_scaling, max_position_embeddings,
+                                                 seq_len=max_positions)
         cache = rotary.build_cos_sin_cache(inv_freq, max_positions, scaling, torch.float32, inv_freq.device)
         self.register_buffer("cos_sin_cache", cache, persistent=False)
 
@@ -79,15 +83,22 @@ class Attention(nn.Module):
         q, k = self.rotary_emb[0](q, k, positions)
         if self.k_cache is not None:
             ops.store_kv_cache(k, v, self.k_cache, self.v_cache, meta.slot_mapping)
-        if meta.mode == "prefill" or self.k_cache is None:
-            o = ops.prefill_attention(q, k, v, meta.cu_seqlens_q, meta.cu_seqlens_q, meta.max_seqlen_q,
-                                      meta.max_seqlen_q, causal=True)
-        elif meta.mode == "decode":
-            o = ops.paged_decode_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.context_lens)
+        if meta.sparse is not None:
+            o = sparse_attention(q, k, v, meta, self.k_cache, self.v_cache, self.attend_dense)
         else:
-            o = ops.paged_prefill_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.cu_seqlens_q,
-                                            meta.context_lens)
+            o = self.attend_dense(q, k, v, meta)
         return self.o_proj(o.reshape(t, self.num_heads * self.head_dim))
+
+    def attend_dense(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, meta: AttentionMetadata
+                     ) -> torch.Tensor:
+        """Dense attention of this step's queries (K/V already in the cache when there is one)."""
+        if meta.mode == "prefill" or self.k_cache is None:
+            return ops.prefill_attention(q, k, v, meta.cu_seqlens_q, meta.cu_seqlens_q, meta.max_seqlen_q,
+                                         meta.max_seqlen_q, causal=True)
+        if meta.mode == "decode":
+            return ops.paged_decode_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.context_lens)
+        return ops.paged_prefill_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.cu_seqlens_q,
+                                           meta.context_lens)
 
 
 class GatedMLP(nn.Module):

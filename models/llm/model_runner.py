@@ -6,14 +6,17 @@ logits, so a long prefill never materialises [T, vocab] logits."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from longlens.models.llm.config import EngineConfig, ModelConfig
+from longlens.kernels.vertical_slash import VerticalSlashConfig
+from longlens.models.llm.config import EngineConfig, ModelConfig, normalize_rope_scaling
 from longlens.models.llm.layers import Attention, AttentionMetadata
 from longlens.models.llm.registry import model_class
 from longlens.models.llm.scheduler import ScheduledBatch
+from longlens.models.llm.sparse_prefill import SparsePlan, SparseSeq, sparse_indices
 from longlens.models.llm.weights import load_weights
 
 CPU_DEFAULT_KV_TOKENS = 16384
@@ -25,10 +28,13 @@ class ModelRunner:
         """`load_format="dummy"` gives random weights (benchmarks of real shapes without the checkpoint)."""
         self.engine = engine
         self.config = model_config or ModelConfig.from_pretrained(model_path)
+        if engine.rope_scaling is not None:  # e.g. YaRN x4 on a checkpoint that does not declare it
+            self.config = replace(self.config, rope_scaling=normalize_rope_scaling(engine.rope_scaling))
         self.device = torch.device(engine.resolved_device())
         self.dtype = engine.resolved_dtype()
-        self.max_model_len = min(engine.max_model_len or self.config.max_position_embeddings,
-                                 self.config.max_position_embeddings)
+        self.max_model_len = min(engine.max_model_len or self.config.default_max_model_len(),
+                                 self.config.max_context_len())
+        self.sparse_config = VerticalSlashConfig(**(engine.sparse_pattern or {}))
         self.block_size = engine.block_size
         self.model = self._build()
         if load_format == "dummy":
@@ -97,7 +103,7 @@ class ModelRunner:
         return max(self.block_size, int(budget) // self._kv_bytes_per_token())
 
     def make_metadata(self, mode: str, q_lens: list[int], ctx_lens: list[int], block_tables: list[list[int]],
-                      slots: torch.Tensor) -> AttentionMetadata:
+                      slots: torch.Tensor, plan_sparse: bool = True) -> AttentionMetadata:
         dev = self.device
         cu = torch.zeros(len(q_lens) + 1, dtype=torch.int32)
         cu[1:] = torch.tensor(q_lens, dtype=torch.int32).cumsum(0)
@@ -109,7 +115,29 @@ class ModelRunner:
             mode=mode, slot_mapping=slots, cu_seqlens_q=cu.to(dev),
             context_lens=torch.tensor(ctx_lens, dtype=torch.int32, device=dev),
             block_tables=tables.to(dev), max_seqlen_q=max(q_lens), max_seqlen_k=max(ctx_lens),
+            sparse=self._sparse_plan(mode, q_lens, ctx_lens, block_tables) if plan_sparse else None,
         )
+
+    def _sparse_plan(self, mode: str, q_lens: list[int], ctx_lens: list[int], block_tables: list[list[int]]
+                     ) -> SparsePlan | None:
+        """Split the step into vertical-slash sequences and a dense remainder (None: all dense)."""
+        if not self.engine.sparse_prefill or mode == "decode":
+            return None
+        picked = sparse_indices(q_lens, ctx_lens, self.engine.sparse_prefill_threshold)
+        if not picked:
+            return None
+        starts = [0]
+        for n in q_lens:
+            starts.append(starts[-1] + n)
+        seqs = [SparseSeq(i, starts[i], starts[i + 1], ctx_lens[i]) for i in picked]
+        chosen = set(picked)
+        rest = [i for i in range(len(q_lens)) if i not in chosen]
+        if not rest:
+            return SparsePlan(self.sparse_config, seqs, None, None)
+        rows = torch.cat([torch.arange(starts[i], starts[i + 1]) for i in rest]).to(self.device)
+        meta = self.make_metadata(mode, [q_lens[i] for i in rest], [ctx_lens[i] for i in rest],
+                                  [block_tables[i] for i in rest], slots=rows.new_empty(0), plan_sparse=False)
+        return SparsePlan(self.sparse_config, seqs, rows, meta)
 
     @torch.inference_mode()
     def prefill_logits(self, token_ids: list[int], keep: list[int] | None = None) -> torch.Tensor:
