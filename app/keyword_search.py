@@ -34,6 +34,8 @@ _SQLITE_DDL = [
 ]
 COMMON_TERM_SHARE = 0.05
 """A term in more than this share of chunks is common: it still scores, but cannot match on its own."""
+GLOBAL_FETCH = 10
+"""Rows ranked across all collections per row wanted, before the collection/document filters."""
 PRUNE_FROM_CHUNKS = 5000
 """Below this many chunks an OR of every term is cheap, and every term may match on its own."""
 _POSTGRES_DDL = [
@@ -93,13 +95,8 @@ def search(
         params["doc_type"] = doc_type
     where = " AND ".join(filters)
     if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            params["q"] = _sqlite_match(conn, terms)
-        sql = (
-            "SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-            f"WHERE chunks_fts MATCH :q AND {where} ORDER BY bm25(chunks_fts) LIMIT :k"
-        )
-    elif engine.dialect.name == "postgresql":
+        return _sqlite_search(engine, terms, where, params)
+    if engine.dialect.name == "postgresql":
         params["q"] = " | ".join(t for t in terms if t.isalnum()) or "''"
         sql = (
             "SELECT c.id, ts_rank_cd(c.tsv, to_tsquery('english', :q)) AS score FROM chunks c "
@@ -109,6 +106,31 @@ def search(
         raise NotImplementedError(f"keyword search is not available on {engine.dialect.name}")
     with engine.connect() as conn:
         return [(int(r[0]), float(r[1])) for r in conn.execute(text(sql), params)]
+
+
+def _sqlite_search(engine: Engine, terms: list[str], where: str, params: dict[str, object]
+                   ) -> list[tuple[int, float]]:
+    """Rank inside FTS5 first, then filter; fall back to filtering every match when too few survive.
+
+    FTS5 orders its own matches without a join per row. When at least k of its global top `k *
+    GLOBAL_FETCH` rows pass the filters, they are exactly the filtered top k: a passing row that ranks
+    higher would be in the global top too. Otherwise (a small collection among large ones) every match is
+    joined and filtered.
+    """
+    with engine.connect() as conn:
+        params = {**params, "q": _sqlite_match(conn, terms), "n": int(params["k"]) * GLOBAL_FETCH}
+        top = (
+            "SELECT c.id, f.score FROM (SELECT rowid, -rank AS score FROM chunks_fts WHERE chunks_fts MATCH :q "
+            f"ORDER BY rank LIMIT :n) f JOIN chunks c ON c.id = f.rowid WHERE {where} ORDER BY f.score DESC LIMIT :k"
+        )
+        rows = [(int(r[0]), float(r[1])) for r in conn.execute(text(top), params)]
+        if len(rows) >= int(params["k"]):
+            return rows
+        every = (
+            "SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+            f"WHERE chunks_fts MATCH :q AND {where} ORDER BY bm25(chunks_fts) LIMIT :k"
+        )
+        return [(int(r[0]), float(r[1])) for r in conn.execute(text(every), params)]
 
 
 def _sqlite_match(conn: Connection, terms: list[str]) -> str:

@@ -13,13 +13,13 @@ from ._triton_utils import LazyKernel
 def store_kv_cache_ref(
     k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, slot_mapping: torch.Tensor
 ) -> None:
-    """PyTorch reference: indexed scatter, in place."""
-    keep = slot_mapping >= 0
-    slots = slot_mapping[keep]
-    bs = k_cache.shape[1]
-    blk, off = slots // bs, slots % bs
-    k_cache[blk, off] = k[keep].to(k_cache.dtype)
-    v_cache[blk, off] = v[keep].to(v_cache.dtype)
+    """PyTorch reference: one `index_copy_` per cache over its flat slot view, in place."""
+    slots = slot_mapping
+    if (slot_mapping < 0).any():
+        keep = slot_mapping >= 0
+        slots, k, v = slot_mapping[keep], k[keep], v[keep]
+    k_cache.view(-1, *k_cache.shape[2:]).index_copy_(0, slots, k.to(k_cache.dtype))
+    v_cache.view(-1, *v_cache.shape[2:]).index_copy_(0, slots, v.to(v_cache.dtype))
 
 
 def store_kv_cache(

@@ -50,10 +50,14 @@ def paged_decode_attention(
     context_lens: torch.Tensor,
     sm_scale: float | None = None,
     num_splits: int | None = None,
+    max_context: int | None = None,
 ) -> torch.Tensor:
-    """One query token per sequence over the paged cache; context_len 0 gives zeros."""
-    fn = _pa.paged_decode_attention if use_triton(q) else _pa.paged_decode_attention_ref
-    return fn(q, k_cache, v_cache, block_tables, context_lens, sm_scale=sm_scale, num_splits=num_splits)
+    """One query token per sequence over the paged cache; context_len 0 gives zeros. `max_context` (the
+    longest context, known to the caller) spares the kernel a device sync to find it."""
+    if use_triton(q):
+        return _pa.paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, sm_scale=sm_scale,
+                                          num_splits=num_splits, max_context=max_context)
+    return _pa.paged_decode_attention_ref(q, k_cache, v_cache, block_tables, context_lens, sm_scale=sm_scale)
 
 
 def paged_prefill_attention(
@@ -64,10 +68,15 @@ def paged_prefill_attention(
     cu_seqlens_q: torch.Tensor,
     context_lens: torch.Tensor,
     sm_scale: float | None = None,
+    max_seqlen_q: int | None = None,
 ) -> torch.Tensor:
-    """Chunked prefill over the paged cache (chunk K/V already stored); context_lens include the chunk."""
-    fn = _pa.paged_prefill_attention if use_triton(q) else _pa.paged_prefill_attention_ref
-    return fn(q, k_cache, v_cache, block_tables, cu_seqlens_q, context_lens, sm_scale=sm_scale)
+    """Chunked prefill over the paged cache (chunk K/V already stored); context_lens include the chunk.
+    `max_seqlen_q` (the longest chunk, known to the caller) spares the kernel a device sync."""
+    if use_triton(q):
+        return _pa.paged_prefill_attention(q, k_cache, v_cache, block_tables, cu_seqlens_q, context_lens,
+                                           sm_scale=sm_scale, max_seqlen_q=max_seqlen_q)
+    return _pa.paged_prefill_attention_ref(q, k_cache, v_cache, block_tables, cu_seqlens_q, context_lens,
+                                           sm_scale=sm_scale)
 
 
 def store_kv_cache(

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+FEW_QUERIES = 8
+"""Up to this many query rows are searched on the calling thread alone."""
+
 
 class VectorIndex(ABC):
     """What retrieval needs from a vector store."""
@@ -102,10 +105,20 @@ class FaissIndex(VectorIndex):
                 n = len(queries)
                 return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
             k = min(k, self.ntotal)
-            if allowed_ids is None:
-                return self._index.search(queries, k)
-            selector = self._faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
-            return self._index.search(queries, k, params=self._faiss.SearchParameters(sel=selector))
+            params = None
+            if allowed_ids is not None:
+                selector = self._faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
+                params = self._faiss.SearchParameters(sel=selector)
+            if len(queries) > FEW_QUERIES:
+                return self._index.search(queries, k, params=params)
+            # OpenMP's thread team costs more than it saves on a handful of queries (one query, 100k vectors,
+            # 2 cores: 13.4 ms median with 2 threads, 7.7 ms with 1); the setting is per calling thread, restored after
+            threads = self._faiss.omp_get_max_threads()
+            self._faiss.omp_set_num_threads(1)
+            try:
+                return self._index.search(queries, k, params=params)
+            finally:
+                self._faiss.omp_set_num_threads(threads)
 
     def ids(self) -> np.ndarray:
         with self._lock:

@@ -31,6 +31,24 @@ class AttentionMetadata:
     sparse: SparsePlan | None = None  # long prefill chunks that take the vertical-slash path
 
 
+class StackedLinear(nn.Linear):
+    """Several projections of the same input as one matmul (q|k|v, gate|up): one weight read and one call
+    instead of three or two. `shards` names the checkpoint's separate projections, in row order, so the
+    loader can place each one's rows (`shard_rows`)."""
+
+    def __init__(self, in_features: int, shards: dict[str, int], bias: bool = False):
+        super().__init__(in_features, sum(shards.values()), bias=bias)
+        self.shards = shards
+
+    def shard_rows(self, name: str) -> slice:
+        start = 0
+        for shard, rows in self.shards.items():
+            if shard == name:
+                return slice(start, start + rows)
+            start += rows
+        raise KeyError(f"{name} is not a shard of this projection ({', '.join(self.shards)})")
+
+
 class RMSNorm(nn.Module):
     def __init__(self, hidden: int, eps: float):
         super().__init__()
@@ -67,9 +85,9 @@ class Attention(nn.Module):
                  rotary_emb: RotaryEmbedding):
         super().__init__()
         self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
-        self.q_proj = nn.Linear(hidden, num_heads * head_dim, bias=bias)
-        self.k_proj = nn.Linear(hidden, num_kv_heads * head_dim, bias=bias)
-        self.v_proj = nn.Linear(hidden, num_kv_heads * head_dim, bias=bias)
+        self.q_size, self.kv_size = num_heads * head_dim, num_kv_heads * head_dim
+        self.qkv_proj = StackedLinear(hidden, {"q_proj": self.q_size, "k_proj": self.kv_size,
+                                               "v_proj": self.kv_size}, bias=bias)
         self.o_proj = nn.Linear(num_heads * head_dim, hidden, bias=False)
         self.rotary_emb = [rotary_emb]  # shared across layers; a list keeps it out of this module's params
         self.k_cache: torch.Tensor | None = None
@@ -77,9 +95,10 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, meta: AttentionMetadata) -> torch.Tensor:
         t = x.shape[0]
-        q = self.q_proj(x).view(t, self.num_heads, self.head_dim)
-        k = self.k_proj(x).view(t, self.num_kv_heads, self.head_dim)
-        v = self.v_proj(x).view(t, self.num_kv_heads, self.head_dim)
+        q, k, v = self.qkv_proj(x).split([self.q_size, self.kv_size, self.kv_size], dim=-1)
+        q = q.reshape(t, self.num_heads, self.head_dim)
+        k = k.reshape(t, self.num_kv_heads, self.head_dim)
+        v = v.reshape(t, self.num_kv_heads, self.head_dim)
         q, k = self.rotary_emb[0](q, k, positions)
         if self.k_cache is not None:
             ops.store_kv_cache(k, v, self.k_cache, self.v_cache, meta.slot_mapping)
@@ -96,9 +115,10 @@ class Attention(nn.Module):
             return ops.prefill_attention(q, k, v, meta.cu_seqlens_q, meta.cu_seqlens_q, meta.max_seqlen_q,
                                          meta.max_seqlen_q, causal=True)
         if meta.mode == "decode":
-            return ops.paged_decode_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.context_lens)
+            return ops.paged_decode_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.context_lens,
+                                              max_context=meta.max_seqlen_k)
         return ops.paged_prefill_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.cu_seqlens_q,
-                                           meta.context_lens)
+                                           meta.context_lens, max_seqlen_q=meta.max_seqlen_q)
 
 
 class GatedMLP(nn.Module):
@@ -106,9 +126,9 @@ class GatedMLP(nn.Module):
 
     def __init__(self, hidden: int, intermediate: int):
         super().__init__()
-        self.gate_proj = nn.Linear(hidden, intermediate, bias=False)
-        self.up_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.gate_up_proj = StackedLinear(hidden, {"gate_proj": intermediate, "up_proj": intermediate})
         self.down_proj = nn.Linear(intermediate, hidden, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        return self.down_proj(F.silu(gate) * up)

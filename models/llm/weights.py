@@ -37,25 +37,54 @@ def iter_weights(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
                 yield name, f.get_tensor(name)
 
 
-def load_weights(model: nn.Module, path: str | Path) -> None:
-    """Copy every checkpoint tensor into the parameter of the same name, casting to its dtype/device.
+def stacked_targets(model: nn.Module) -> dict[str, tuple[str, slice]]:
+    """Checkpoint name of each separate projection (`...self_attn.k_proj.weight`) -> (our stacked parameter,
+    its rows), for every module with `shards` (see `layers.StackedLinear`)."""
+    targets: dict[str, tuple[str, slice]] = {}
+    for module_name, module in model.named_modules():
+        shards = getattr(module, "shards", None)
+        if not shards:
+            continue
+        parent = module_name.rpartition(".")[0]
+        for shard in shards:
+            for param_name, _ in module.named_parameters(recurse=False):
+                source = f"{parent}.{shard}.{param_name}" if parent else f"{shard}.{param_name}"
+                targets[source] = (f"{module_name}.{param_name}", module.shard_rows(shard))
+    return targets
 
-    A tied lm_head may be absent from the checkpoint; any other missing parameter is an error."""
+
+def load_weights(model: nn.Module, path: str | Path) -> None:
+    """Copy every checkpoint tensor into the parameter of the same name (or its rows of a stacked
+    projection), casting to its dtype/device.
+
+    A tied lm_head may be absent from the checkpoint; any other missing parameter or rows are an error."""
     params = dict(model.named_parameters(remove_duplicate=False))
+    stacked = stacked_targets(model)
+    rows_left = {target: params[target].shape[0] for target, _ in stacked.values()}
     loaded: set[str] = set()
     for name, tensor in iter_weights(Path(path)):
         if name.endswith(IGNORED_SUFFIXES):
             continue
-        if name not in params:
+        rows = slice(None)
+        if name in stacked:
+            target, rows = stacked[name]
+        elif name in params:
+            target = name
+        else:
             if name == "lm_head.weight" and getattr(model.config, "tie_word_embeddings", False):
                 continue  # tied: the embedding is the head
             raise KeyError(f"checkpoint tensor {name} has no place in {type(model).__name__}")
-        param = params[name]
-        if tuple(param.shape) != tuple(tensor.shape):
-            raise ValueError(f"{name}: checkpoint {tuple(tensor.shape)} vs model {tuple(param.shape)}")
+        dest = params[target][rows]
+        if tuple(dest.shape) != tuple(tensor.shape):
+            raise ValueError(f"{name}: checkpoint {tuple(tensor.shape)} vs model {tuple(dest.shape)}")
         with torch.no_grad():
-            param.copy_(tensor.to(dtype=param.dtype))
-        loaded.add(name)
+            dest.copy_(tensor.to(dtype=dest.dtype))
+        if target in rows_left:
+            rows_left[target] -= dest.shape[0]
+            if rows_left[target] == 0:
+                loaded.add(target)
+        else:
+            loaded.add(target)
     missing = set(params) - loaded
     if getattr(model.config, "tie_word_embeddings", False):
         missing.discard("lm_head.weight")

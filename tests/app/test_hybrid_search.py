@@ -84,3 +84,29 @@ def test_common_words_score_but_cannot_match_alone(lens, tmp_path, monkeypatch):
     assert len(lens.search("station pump", k=5, mode="keyword")) == 5
     monkeypatch.setattr(keyword_search, "PRUNE_FROM_CHUNKS", 5000)  # small collections: any word may match
     assert len(lens.search("station gearbox", k=5, mode="keyword")) == 5
+
+
+def test_keyword_top_k_of_a_small_collection_beside_a_large_one(lens, tmp_path, monkeypatch):
+    """Ranking runs across all collections first; a collection whose rows are not in that global top still
+    gets its own best matches, in the same order as filtering every match would give."""
+    from longlens import keyword_search
+
+    big, small = tmp_path / "big", tmp_path / "small"
+    big.mkdir()
+    small.mkdir()
+    for i in range(40):
+        (big / f"b{i}.txt").write_text(f"Turbine turbine turbine blade inspection number {i}.")
+    for i in range(3):
+        note = f"A long note on gardening, tomatoes and one turbine, entry {i} " + "soil " * i
+        (small / f"s{i}.txt").write_text(note)
+    assert len(lens.ingest(sorted(big.glob("*.txt")), collection="big").ok) == 40
+    assert len(lens.ingest(sorted(small.glob("*.txt")), collection="small").ok) == 3
+    monkeypatch.setattr(keyword_search, "GLOBAL_FETCH", 1)  # global top 2 rows: all from "big"
+    hits = lens.search("turbine", k=2, mode="keyword", collection="small")
+    assert len(hits) == 2 and all(h.document.startswith(str(small)) for h in hits)
+    monkeypatch.setattr(keyword_search, "GLOBAL_FETCH", 100)
+    assert [h.chunk_id for h in lens.search("turbine", k=2, mode="keyword", collection="small")] == [
+        h.chunk_id for h in hits
+    ]
+    in_big = lens.search("turbine", k=5, mode="keyword", collection="big")
+    assert len(in_big) == 5 and all(h.document.startswith(str(big)) for h in in_big)

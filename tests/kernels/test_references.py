@@ -96,3 +96,19 @@ def test_store_kv_cache_ref():
     torch.testing.assert_close(vc[3, 3], v[2])
     changed = (kc != before).any(-1).any(-1)
     assert changed.sum() == 2
+
+
+def test_gather_kv_views_consecutive_blocks_and_copies_scattered_ones():
+    from longlens.kernels.paged_attention import gather_kv
+
+    g = torch.Generator().manual_seed(5)
+    cache = torch.randn(12, 4, 2, 8, generator=g)
+    flat = cache.reshape(-1, 2, 8)
+    consecutive = torch.tensor([3, 4, 5, 0], dtype=torch.int32)  # 10 tokens fill blocks 3, 4 and half of 5
+    out = gather_kv(cache, consecutive, 10)
+    torch.testing.assert_close(out, flat[12:22])
+    assert out.data_ptr() == cache[3].data_ptr()  # a view: no copy per layer per step
+    scattered = torch.tensor([7, 2, 9], dtype=torch.int32)
+    out = gather_kv(cache, scattered, 9)
+    torch.testing.assert_close(out, torch.cat([flat[28:32], flat[8:12], flat[36:37]]))
+    assert gather_kv(cache, consecutive, 0).shape == (0, 2, 8)

@@ -79,7 +79,8 @@ def test_paged_decode_attention(device, lens, hq, hk, d, bs, splits, dtype):
     kc, vc, bt = (t.to(device) for t in make_paged(ks, vs, bs, g))
     cl = torch.tensor(lens, dtype=torch.int32, device=device)
     q = _rand(g, len(lens), hq, d, dtype=dtype, device=device)
-    out = ops.paged_decode_attention(q, kc, vc, bt, cl, num_splits=splits)
+    # the engine passes the longest context it already knows (no device sync); the test leaves some to the kernel
+    out = ops.paged_decode_attention(q, kc, vc, bt, cl, num_splits=splits, max_context=max(lens) if hq % 2 else None)
     ref = paged_attention.paged_decode_attention_ref(q.float(), kc.float(), vc.float(), bt, cl)
     assert not out.isnan().any()
     torch.testing.assert_close(out.float(), ref, **_tol(dtype, device))
@@ -102,7 +103,7 @@ def test_paged_prefill_attention(device, lq, lens, hq, hk, d, bs, dtype):
     cl = torch.tensor(lens, dtype=torch.int32, device=device)
     cq = _cu(lq, device)
     q = _rand(g, sum(lq), hq, d, dtype=dtype, device=device)
-    out = ops.paged_prefill_attention(q, kc, vc, bt, cq, cl)
+    out = ops.paged_prefill_attention(q, kc, vc, bt, cq, cl, max_seqlen_q=max(lq))
     ref = paged_attention.paged_prefill_attention_ref(q.float(), kc.float(), vc.float(), bt, cq, cl)
     torch.testing.assert_close(out.float(), ref, **_tol(dtype, device))
 
