@@ -17,6 +17,9 @@ def rms_norm_ref(
     """PyTorch reference: normed x, or (normed(x + residual), x + residual)."""
     if residual is not None:
         x = (x.float() + residual.float()).to(x.dtype)
+    if x.dtype == torch.float32 and weight.dtype == torch.float32:  # PyTorch's fused op: a third of the time
+        out = torch.nn.functional.rms_norm(x, (x.shape[-1],), weight, eps)
+        return (out, x) if residual is not None else out
     xf = x.float()
     out = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps) * weight.float()
     out = out.to(x.dtype)

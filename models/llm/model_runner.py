@@ -6,6 +6,7 @@ logits, so a long prefill never materialises [T, vocab] logits."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import torch
 
 from longlens.kernels.vertical_slash import VerticalSlashConfig
 from longlens.models.llm.config import EngineConfig, ModelConfig, normalize_rope_scaling
+from longlens.models.llm.cuda_graphs import DecodeGraphs, graph_batch_sizes
 from longlens.models.llm.layers import Attention, AttentionMetadata
 from longlens.models.llm.registry import model_class
 from longlens.models.llm.scheduler import ScheduledBatch
@@ -46,6 +48,19 @@ class ModelRunner:
         self.model.eval()
         self.attn_layers = [m for m in self.model.modules() if isinstance(m, Attention)]
         self.num_blocks = self._allocate_kv_cache()
+        self.decode_graphs = self._capture_decode_graphs()
+
+    def _capture_decode_graphs(self) -> DecodeGraphs | None:
+        """CUDA graphs for decode on a GPU unless `enforce_eager`; a capture that fails warns and leaves
+        decoding eager rather than stopping the engine."""
+        if self.device.type != "cuda" or self.engine.enforce_eager:
+            return None
+        try:
+            return DecodeGraphs(self, graph_batch_sizes(self.engine.max_num_seqs))
+        except Exception as exc:  # noqa: BLE001 - any capture failure has the same remedy
+            warnings.warn(f"CUDA graph capture failed, decoding eagerly: {exc}", stacklevel=2)
+            torch.cuda.synchronize(self.device)
+            return None
 
     def _build(self) -> torch.nn.Module:
         """Construct without running weight initialisers (on the meta device), then materialise empty
@@ -181,10 +196,13 @@ class ModelRunner:
         else:
             mode = "mixed"
         dev = self.device
-        meta = self.make_metadata(mode, q_lens, ctx_lens, [s.block_table for s in batch.seqs],
-                                  torch.tensor(slots, dtype=torch.long, device=dev))
-        hidden = self.model(torch.tensor(ids, dtype=torch.long, device=dev),
-                            torch.tensor(positions, dtype=torch.long, device=dev), meta)
+        tables = [s.block_table for s in batch.seqs]
+        if mode == "decode" and self.decode_graphs is not None and self.decode_graphs.fits(len(ids)):
+            hidden = self.decode_graphs.run(ids, positions, slots, ctx_lens, tables)
+        else:
+            meta = self.make_metadata(mode, q_lens, ctx_lens, tables, torch.tensor(slots, dtype=torch.long, device=dev))
+            hidden = self.model(torch.tensor(ids, dtype=torch.long, device=dev),
+                                torch.tensor(positions, dtype=torch.long, device=dev), meta)
         if not last:
             return None, []
         logits = self.model.compute_logits(hidden[torch.tensor(last, device=dev)])
