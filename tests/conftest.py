@@ -51,3 +51,24 @@ def write_pdf(path, pages: list[str]) -> None:
 @pytest.fixture
 def pdf_writer():
     return write_pdf
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2(tmp_path_factory):
+    """(HF model, saved folder) of a tiny random Qwen2 (QKV bias, GQA, tied embeddings) whose weights are
+    larger than the init's, so that greedy decoding gives varied tokens instead of one repeated."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      tie_word_embeddings=True, eos_token_id=255, bos_token_id=254)
+    model = Qwen2ForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" not in name:
+                p.normal_(0, 0.3)
+    path = tmp_path_factory.mktemp("qwen2") / "tiny-sharp"
+    model.save_pretrained(path)
+    return model, path

@@ -10,21 +10,8 @@ from longlens.models.llm.cuda_graphs import DecodeGraphs, graph_batch_sizes
 
 
 @pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):  # noqa: ANN001, ANN201
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(0)
-    cfg = Qwen2Config(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      tie_word_embeddings=True, eos_token_id=255, bos_token_id=254)
-    model = Qwen2ForCausalLM(cfg).eval()
-    with torch.no_grad():  # larger weights than the init: varied tokens instead of one repeated
-        for name, p in model.named_parameters():
-            if "norm" not in name:
-                p.normal_(0, 0.3)
-    path = tmp_path_factory.mktemp("qwen2") / "tiny"
-    model.save_pretrained(path)
-    return path
+def tiny_path(tiny_qwen2):  # noqa: ANN001, ANN201
+    return tiny_qwen2[1]
 
 
 PROMPTS = [[7], list(range(1, 8)), [(i * 37) % 250 for i in range(40)]]

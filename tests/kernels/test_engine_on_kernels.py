@@ -8,24 +8,6 @@ import torch
 pytestmark = pytest.mark.usefixtures("force_triton")
 
 
-@pytest.fixture(scope="module")
-def tiny_qwen2(tmp_path_factory):  # noqa: ANN001, ANN201
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(0)
-    cfg = Qwen2Config(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      tie_word_embeddings=True, eos_token_id=255, bos_token_id=254)
-    model = Qwen2ForCausalLM(cfg).eval()
-    with torch.no_grad():  # larger weights than the init: varied tokens instead of one repeated
-        for name, p in model.named_parameters():
-            if "norm" not in name:
-                p.normal_(0, 0.3)
-    path = tmp_path_factory.mktemp("qwen2") / "tiny"
-    model.save_pretrained(path)
-    return model, path
-
-
 def test_engine_on_triton_kernels_matches_transformers(tiny_qwen2):  # noqa: ANN001
     from longlens.models.llm import LLM, SamplingParams
 

@@ -16,21 +16,31 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium at /usr/bin/chromium")
 
 
+def _ingest(p, url: str, path: Path):  # noqa: ANN001, ANN202 - playwright objects
+    """A fresh browser on the app with `path` uploaded and ingested: (browser, page)."""
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    page.goto(url)
+    page.locator("input[type=file]").first.set_input_files(str(path))
+    page.get_by_role("button", name="Ingest").click()
+    page.get_by_text(f"{path.name}: ok").wait_for(timeout=120_000)
+    return browser, page
+
+
+def _ask_and_open_first_citation(page, question: str, cited: str) -> None:  # noqa: ANN001
+    page.get_by_label("Question").fill(question)
+    page.get_by_role("button", name="Ask").click()
+    page.get_by_text(cited).first.wait_for(timeout=60_000)
+    page.get_by_label("Open a citation").click()
+    page.get_by_role("option").first.click()
+
+
 def test_click_through_and_open_citation(served, guide_pdf, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     url, _lens, _gen = served
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1500, "height": 950})
-        page.goto(url)
-        page.locator("input[type=file]").first.set_input_files(str(guide_pdf))
-        page.get_by_role("button", name="Ingest").click()
-        page.get_by_text("guide.pdf: ok").wait_for(timeout=60_000)
-        page.get_by_label("Question").fill("Who is the lighthouse keeper?")
-        page.get_by_role("button", name="Ask").click()
-        page.get_by_text("guide.pdf p. 2").first.wait_for(timeout=60_000)
-        page.get_by_label("Open a citation").click()
-        page.get_by_role("option").first.click()
+        browser, page = _ingest(p, url, guide_pdf)
+        _ask_and_open_first_citation(page, "Who is the lighthouse keeper?", "guide.pdf p. 2")
         page.locator("#cited-page img").first.wait_for(timeout=30_000)
         shot = tmp_path / "answer.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -59,19 +69,10 @@ def test_cited_video_opens_at_the_cited_second(served, tmp_path):
         duration=30.0, size="320x180"))
     url, lens, _gen = served
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1500, "height": 950})
-        page.goto(url)
-        page.locator("input[type=file]").first.set_input_files(str(video))
-        page.get_by_role("button", name="Ingest").click()
-        page.get_by_text("tour.mp4: ok").wait_for(timeout=120_000)
+        browser, page = _ingest(p, url, video)
         hit = lens.search("lighthouse keeper", k=1)[0]
         assert hit.t_start is not None and hit.t_start >= 15.0  # the speech and the slide start after 20 s
-        page.get_by_label("Question").fill("Who is the lighthouse keeper?")
-        page.get_by_role("button", name="Ask").click()
-        page.get_by_text("tour.mp4").first.wait_for(timeout=60_000)
-        page.get_by_label("Open a citation").click()
-        page.get_by_role("option").first.click()
+        _ask_and_open_first_citation(page, "Who is the lighthouse keeper?", "tour.mp4 [")
         player = page.locator("#cited-video video").first
         player.wait_for(timeout=30_000)
         page.wait_for_function(
