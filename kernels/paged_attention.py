@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from ._triton_utils import LazyKernel
 from .prefill_attention import attend_one_ref, launch_attn
@@ -40,14 +41,22 @@ def paged_decode_attention_ref(
     sm_scale: float | None = None,
     num_splits: int | None = None,
 ) -> torch.Tensor:
-    """PyTorch reference: gather each sequence's blocks, SDPA with its one query; empty context -> zeros."""
-    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    """PyTorch reference: gather each sequence's blocks, SDPA with its one query; empty context -> zeros.
+
+    The query heads of a GQA group become that KV head's query rows, so K/V are never repeated; this is the
+    CPU engine's decode attention, hence the direct SDPA call (half the per-layer overhead of the general path).
+    """
+    hq, d = q.shape[1:]
+    hk = k_cache.shape[2]
+    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(d)
     out = torch.zeros_like(q)
     for b, n in enumerate(context_lens.tolist()):
         if n > 0:
-            k = gather_kv(k_cache, block_tables[b], n)
-            v = gather_kv(v_cache, block_tables[b], n)
-            out[b] = attend_one_ref(q[b : b + 1], k, v, False, scale)[0]
+            kh = gather_kv(k_cache, block_tables[b], n).transpose(0, 1).to(q.dtype)
+            vh = gather_kv(v_cache, block_tables[b], n).transpose(0, 1).to(q.dtype)
+            qg = q[b].reshape(hk, hq // hk, d)  # heads of one group are consecutive
+            o = F.scaled_dot_product_attention(qg[None], kh[None], vh[None], scale=scale)
+            out[b] = o[0].reshape(hq, d)
     return out
 
 
