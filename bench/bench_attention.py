@@ -17,8 +17,10 @@ import json
 import math
 import os
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import bench_ms, print_table  # noqa: E402
 
 HQ, HKV, D = 28, 4, 128
 PREFILL_SEQS = [4096, 16384, 32768, 65536]
@@ -27,22 +29,11 @@ DECODE_BATCH = [1, 16]
 PAGE = 16
 
 
-def _bench(fn, device: str) -> float:
-    """Median milliseconds (do_bench on GPU, one wall-clock call on CPU)."""
-    if device == "cuda":
-        from triton.testing import do_bench
-
-        return float(do_bench(fn, warmup=25, rep=100, return_mode="median"))
-    t = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t) * 1e3
-
-
 def _matmul_peak_tflops(torch, device: str) -> float:
     n = 8192 if device == "cuda" else 128
     a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
     b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    ms = _bench(lambda: a @ b, device)
+    ms = bench_ms(lambda: a @ b, device)
     return 2 * n**3 / (ms * 1e-3) / 1e12
 
 
@@ -50,7 +41,7 @@ def _copy_gbps(torch, device: str) -> float:
     n = (1 << 30) if device == "cuda" else (1 << 20)
     x = torch.empty(n, dtype=torch.uint8, device=device)
     y = torch.empty_like(x)
-    ms = _bench(lambda: y.copy_(x), device)
+    ms = bench_ms(lambda: y.copy_(x), device)
     return 2 * n / (ms * 1e-3) / 1e9
 
 
@@ -107,11 +98,11 @@ def bench_prefill(torch, device: str, seqs: list[int], hq: int, hkv: int, d: int
         ks, vs = ks.repeat_interleave(hq // hkv, 1), vs.repeat_interleave(hq // hkv, 1)
         sdpa = lambda: F.scaled_dot_product_attention(qs, ks, vs, is_causal=True)  # noqa: B023
         flops = 4 * s * s * d * hq / 2
-        row = {"seq": s, "max_err_vs_ref": err, "allclose": ok, "ours_ms": _bench(ours, device)}
+        row = {"seq": s, "max_err_vs_ref": err, "allclose": ok, "ours_ms": bench_ms(ours, device)}
         if device == "cuda":
             with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
-                row["sdpa_flash_ms"] = _bench(sdpa, device)
-            row["sdpa_default_ms"] = _bench(sdpa, device)
+                row["sdpa_flash_ms"] = bench_ms(sdpa, device)
+            row["sdpa_default_ms"] = bench_ms(sdpa, device)
             row["sdpa_default_backend"] = _default_backend_name(torch, sdpa)
         for key in ("ours", "sdpa_flash", "sdpa_default"):
             if f"{key}_ms" in row:
@@ -164,8 +155,8 @@ def bench_decode(
                 "max_err_vs_ref": err,
                 "max_err_vs_sdpa": err_sdpa,
                 "allclose": ok,
-                "ours_ms": _bench(ours, device),
-                "sdpa_ms": _bench(sdpa, device),
+                "ours_ms": bench_ms(ours, device),
+                "sdpa_ms": bench_ms(sdpa, device),
             }
             for key in ("ours", "sdpa"):
                 gbps = nbytes / (row[f"{key}_ms"] * 1e-3) / 1e9
@@ -173,21 +164,6 @@ def bench_decode(
                 row[f"{key}_pct_copy_bw"] = 100 * gbps / bw
             rows.append(row)
     return rows
-
-
-def _print_table(title: str, rows: list[dict]) -> None:
-    if not rows:
-        return
-    cols = list(rows[0].keys())
-    for r in rows[1:]:
-        cols += [c for c in r if c not in cols]
-    fmt = lambda x: f"{x:.4g}" if isinstance(x, float) else str(x)  # noqa: E731
-    cells = [[fmt(r.get(c, "")) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    print(f"\n{title}")
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-    for row in cells:
-        print("  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -231,8 +207,8 @@ def main(argv: list[str] | None = None) -> dict:
     except ImportError:
         pass
     print(f"{result['device']}: bf16 matmul peak {peak:.1f} TFLOP/s, copy {bw:.1f} GB/s")
-    _print_table("prefill (causal, bf16)", result["prefill"])
-    _print_table("paged decode (bf16)", result["decode"])
+    print_table("prefill (causal, bf16)", result["prefill"])
+    print_table("paged decode (bf16)", result["decode"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     bad = [r for r in result["prefill"] + result["decode"] if not r["allclose"]]

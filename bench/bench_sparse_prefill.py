@@ -26,6 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import bench_ms, print_table  # noqa: E402
+
 HQ, HKV, D = 28, 4, 128
 SEQS = [4096, 8192, 16384, 32768, 65536, 131072, 262144]
 CHECK_ROWS = 256
@@ -37,15 +40,9 @@ QWEN25_7B = {  # config.json of Qwen2.5-7B-Instruct (weights random here)
 }
 
 
-def _bench(fn, device: str) -> float:
-    """Median milliseconds (do_bench on GPU, one wall-clock call on CPU)."""
-    if device == "cuda":
-        from triton.testing import do_bench
-
-        return float(do_bench(fn, warmup=10, rep=50, return_mode="median"))
-    t = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t) * 1e3
+def _ms(fn, device: str) -> float:  # noqa: ANN001
+    """Median ms with fewer repetitions than the default: the long shapes take 100+ ms a call."""
+    return bench_ms(fn, device, warmup=10, rep=50)
 
 
 def make_inputs(torch, n: int, hq: int, hkv: int, d: int, kind: str, device: str, seed: int = 0):
@@ -124,8 +121,8 @@ def bench_attention(torch, device: str, seqs: list[int], hq: int, hkv: int, d: i
         cu = torch.tensor([0, s], dtype=torch.int32, device=device)
         dense = lambda: prefill_attention(q, k, v, cu, cu, s, s, causal=True)  # noqa: B023
         row = {"seq": s, "inputs": kind, "kept": _kept_share(torch, pattern, s, s, bm), "max_err_vs_ref": err,
-               "allclose": ok, "estimate_ms": _bench(est, device), "index_ms": _bench(build, device),
-               "sparse_kernel_ms": _bench(sparse, device), "dense_ours_ms": _bench(dense, device)}
+               "allclose": ok, "estimate_ms": _ms(est, device), "index_ms": _ms(build, device),
+               "sparse_kernel_ms": _ms(sparse, device), "dense_ours_ms": _ms(dense, device)}
         row["sparse_total_ms"] = row["estimate_ms"] + row["index_ms"] + row["sparse_kernel_ms"]
         if device == "cuda" and sdpa:
             qs = q.transpose(0, 1)[None]
@@ -133,8 +130,8 @@ def bench_attention(torch, device: str, seqs: list[int], hq: int, hkv: int, d: i
             vs = v.transpose(0, 1)[None].repeat_interleave(hq // hkv, 1)
             fn = lambda: F.scaled_dot_product_attention(qs, ks, vs, is_causal=True)  # noqa: B023
             with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
-                row["sdpa_flash_ms"] = _bench(fn, device)
-            row["sdpa_default_ms"] = _bench(fn, device)
+                row["sdpa_flash_ms"] = _ms(fn, device)
+            row["sdpa_default_ms"] = _ms(fn, device)
             row["sdpa_default_backend"] = _sdpa_backend_name(torch, fn)
             del qs, ks, vs
         row["speedup_vs_dense_ours"] = row["dense_ours_ms"] / row["sparse_total_ms"]
@@ -186,21 +183,6 @@ def bench_ttft(torch, length: int, threshold: int, chunk: int) -> list[dict]:
     return rows
 
 
-def _print_table(title: str, rows: list[dict]) -> None:
-    if not rows:
-        return
-    cols = list(rows[0].keys())
-    for r in rows[1:]:
-        cols += [c for c in r if c not in cols]
-    fmt = lambda x: f"{x:.4g}" if isinstance(x, float) else str(x)  # noqa: E731
-    cells = [[fmt(r.get(c, "")) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    print(f"\n{title}")
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-    for row in cells:
-        print("  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)))
-
-
 def _fits(torch, s: int, hq: int, hkv: int, d: int) -> bool:
     """Rough memory check: q/k/v/out, SDPA's expanded K/V and the fp32 estimation block, with headroom."""
     need = 2 * s * d * (2 * hq + 2 * hkv) + 2 * 2 * s * hq * d + 4 * (1 << 27) * 2
@@ -249,9 +231,9 @@ def main(argv: list[str] | None = None) -> dict:
     if device == "cuda" and not args.no_e2e and not args.tiny:
         result["ttft"] = bench_ttft(torch, args.e2e_len, args.threshold, args.e2e_chunk)
     print(f"{result['device']}, inputs={args.inputs}")
-    _print_table("attention alone (causal, bf16; ms)", result["attention"])
+    print_table("attention alone (causal, bf16; ms)", result["attention"])
     print(f"\ncrossover (sparse total < dense ours from here on): {result['crossover_seq']}")
-    _print_table("time to first token (random-weight Qwen2.5-7B)", result.get("ttft", []))
+    print_table("time to first token (random-weight Qwen2.5-7B)", result.get("ttft", []))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     bad = [r for r in result["attention"] if not r["allclose"]]
