@@ -134,6 +134,18 @@ def _define_kernel():
     globals()["_online_update"] = _update
 
     @triton.jit
+    def _load(K, V, rows, n_ok, hk, sk0, sk1, sv0, sv1, offs_d, UPCAST: tl.constexpr):
+        """K transposed [D, N] and V [N, D] of the key rows `rows` (masked by n_ok)."""
+        kt = tl.load(K + rows[None, :] * sk0 + hk * sk1 + offs_d[:, None], mask=n_ok[None, :], other=0.0)
+        vv = tl.load(V + rows[:, None] * sv0 + hk * sv1 + offs_d[None, :], mask=n_ok[:, None], other=0.0)
+        if UPCAST:
+            kt = kt.to(tl.float32)
+            vv = vv.to(tl.float32)
+        return kt, vv
+
+    globals()["_load_kv"] = _load
+
+    @triton.jit
     def kernel(
         Q, K, V, Out,
         cols, col_hi, p_start, p_end, p_lo, p_hi, covered,
@@ -167,11 +179,7 @@ def _define_kernel():
             offs_n = st + tl.arange(0, BLOCK_N)
             n_ok = (offs_n >= 0) & (offs_n < en) & (offs_n < lk)
             rows = offs_n.to(tl.int64)
-            kt = tl.load(K + rows[None, :] * sk0 + hk * sk1 + offs_d[:, None], mask=n_ok[None, :], other=0.0)
-            vv = tl.load(V + rows[:, None] * sv0 + hk * sv1 + offs_d[None, :], mask=n_ok[:, None], other=0.0)
-            if UPCAST:
-                kt = kt.to(tl.float32)
-                vv = vv.to(tl.float32)
+            kt, vv = _load_kv(K, V, rows, n_ok, hk, sk0, sk1, sv0, sv1, offs_d, UPCAST)
             valid = n_ok[None, :] & (offs_n[None, :] <= pos_m[:, None])
             m_i, l_i, acc = _online_update(q, kt, vv, valid, m_i, l_i, acc, scale_log2, PREC)
         # vertical columns at or before the block's last query, minus those a strip already covered
@@ -183,11 +191,7 @@ def _define_kernel():
             cov = tl.load(covered + h * s_cov + (idx - base + lk), mask=c_ok, other=1)
             n_ok = c_ok & (cov == 0)
             rows = idx.to(tl.int64)
-            kt = tl.load(K + rows[None, :] * sk0 + hk * sk1 + offs_d[:, None], mask=n_ok[None, :], other=0.0)
-            vv = tl.load(V + rows[:, None] * sv0 + hk * sv1 + offs_d[None, :], mask=n_ok[:, None], other=0.0)
-            if UPCAST:
-                kt = kt.to(tl.float32)
-                vv = vv.to(tl.float32)
+            kt, vv = _load_kv(K, V, rows, n_ok, hk, sk0, sk1, sv0, sv1, offs_d, UPCAST)
             valid = n_ok[None, :] & (idx[None, :] <= pos_m[:, None])
             m_i, l_i, acc = _online_update(q, kt, vv, valid, m_i, l_i, acc, scale_log2, PREC)
         out = acc / tl.where(l_i == 0.0, 1.0, l_i)[:, None]
@@ -201,4 +205,5 @@ def _define_kernel():
 
 
 _online_update = None  # set by _define_kernel (the jitted online-softmax step)
+_load_kv = None  # set by _define_kernel (the jitted K/V tile load)
 _sparse_fwd = LazyKernel(_define_kernel)
