@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def bench_ms(fn: Callable[[], object], device: str, warmup: int = 25, rep: int = 100) -> float:
@@ -31,3 +34,14 @@ def print_table(title: str, rows: list[dict]) -> None:
     print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
     for row in cells:
         print("  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)))
+
+
+def write_checked(result: dict, out: Path, checked_rows: list[dict]) -> dict:
+    """Write the JSON; rows whose kernel disagreed with its reference mark the result failed (exit 1)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    bad = [r for r in checked_rows if not r["allclose"]]
+    if bad:
+        print(f"CORRECTNESS FAILURE in {len(bad)} case(s)", file=sys.stderr)
+        result["failed"] = len(bad)
+    return result

@@ -13,14 +13,13 @@ TFLOP/s vs a bf16 matmul peak and GB/s vs a copy bandwidth, both measured in the
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_ms, print_table  # noqa: E402
+from _common import bench_ms, print_table, write_checked  # noqa: E402
 
 HQ, HKV, D = 28, 4, 128
 PREFILL_SEQS = [4096, 16384, 32768, 65536]
@@ -209,13 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{result['device']}: bf16 matmul peak {peak:.1f} TFLOP/s, copy {bw:.1f} GB/s")
     print_table("prefill (causal, bf16)", result["prefill"])
     print_table("paged decode (bf16)", result["decode"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    bad = [r for r in result["prefill"] + result["decode"] if not r["allclose"]]
-    if bad:
-        print(f"CORRECTNESS FAILURE in {len(bad)} case(s)", file=sys.stderr)
-        result["failed"] = len(bad)
-    return result
+    return write_checked(result, args.out, result["prefill"] + result["decode"])
 
 
 if __name__ == "__main__":

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_ms, print_table  # noqa: E402
+from _common import bench_ms, print_table, write_checked  # noqa: E402
 
 HQ, HKV, D = 28, 4, 128
 SEQS = [4096, 8192, 16384, 32768, 65536, 131072, 262144]
@@ -234,13 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
     print_table("attention alone (causal, bf16; ms)", result["attention"])
     print(f"\ncrossover (sparse total < dense ours from here on): {result['crossover_seq']}")
     print_table("time to first token (random-weight Qwen2.5-7B)", result.get("ttft", []))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    bad = [r for r in result["attention"] if not r["allclose"]]
-    if bad:
-        print(f"CORRECTNESS FAILURE in {len(bad)} case(s)", file=sys.stderr)
-        result["failed"] = len(bad)
-    return result
+    return write_checked(result, args.out, result["attention"])
 
 
 if __name__ == "__main__":
