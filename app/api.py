@@ -11,7 +11,7 @@ import numpy as np
 from longlens.answer import AnswerPipeline, AskOptions, Attribution
 from longlens.config import Settings
 from longlens.generators import make_generator
-from longlens.indexes import IndexSet, ReconcileReport
+from longlens.indexes import KEYWORD, IndexSet, ReconcileReport
 from longlens.ingest import Ingestor, IngestProgress, IngestReport
 from longlens.models.embedder import Embedder
 from longlens.models.generation import Generator
@@ -34,6 +34,7 @@ class LongLens:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.settings.database_url)
         self.indexes = IndexSet(self.store, self.settings.index_dir)
+        self.keyword_indexes = IndexSet(self.store, self.settings.index_dir, KEYWORD)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -47,6 +48,7 @@ class LongLens:
 
     def close(self) -> None:
         self.indexes.save_dirty()
+        self.keyword_indexes.save_dirty()
         self.store.close()
 
     def __enter__(self) -> LongLens:
@@ -69,7 +71,7 @@ class LongLens:
         """Ingest files and folders; bad files are reported in the result, never raised."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        ingestor = Ingestor(self.settings, self.store, self.indexes, self.embedder)
+        ingestor = Ingestor(self.settings, self.store, self.indexes, self.embedder, self._keyword_indexes_used())
         return ingestor.run(list(paths), collection=collection, recursive=recursive, workers=workers, progress=progress)
 
     # browsing ----------------------------------------------------------------------------------
@@ -87,7 +89,9 @@ class LongLens:
         for cid, chunk_ids in removed.items():
             dim = self._dim(cid)
             self.indexes.get(cid, dim).remove(np.asarray(chunk_ids, dtype=np.int64))
+            self.keyword_indexes.get(cid, dim).remove(np.asarray(chunk_ids, dtype=np.int64))
         self.indexes.save_dirty()
+        self.keyword_indexes.save_dirty()
         return docs
 
     def rename_collection(self, old: str, new: str) -> None:
@@ -96,12 +100,17 @@ class LongLens:
     def delete_collection(self, name: str) -> None:
         cid = self.store.delete_collection(name)
         self.indexes.drop(cid)
+        self.keyword_indexes.drop(cid)
 
     # search ------------------------------------------------------------------------------------
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.store, self.indexes, self.embedder)
+        return HybridRetriever(self.store, self.indexes, self.embedder, self._keyword_indexes_used())
+
+    def _keyword_indexes_used(self) -> IndexSet | None:
+        """The BM25 indexes, unless keyword search is set to run inside the database."""
+        return self.keyword_indexes if self.settings.keyword_index == "memory" else None
 
     def search(
         self,
@@ -178,15 +187,16 @@ class LongLens:
     # maintenance -------------------------------------------------------------------------------
 
     def doctor(self) -> dict:
-        """Check that the database and every vector index agree, and repair what can be repaired."""
+        """Check that the database and every vector and keyword index agree, and repair what can be repaired."""
         problems = self.store.integrity_problems()
         interrupted = self.store.unfinished_runs()
         fixed_counts = self.store.fix_chunk_counts()
-        reports: list[ReconcileReport] = []
-        for info in self.store.collections():
-            reports.append(self.indexes.reconcile(info.id, info.dim))
-        known = {self.indexes.path(c.id).name for c in self.store.collections()}
-        stray = [p for p in self.settings.index_dir.glob("collection-*.faiss") if p.name not in known]
+        collections = self.store.collections()
+        reports_by_collection: list[tuple[ReconcileReport, ReconcileReport]] = [
+            (self.indexes.reconcile(c.id, c.dim), self.keyword_indexes.reconcile(c.id, c.dim)) for c in collections
+        ]
+        known = {c.id for c in collections}
+        stray = [p for s in (self.indexes, self.keyword_indexes) for p in s.stray_files(known)]
         for p in stray:
             p.unlink()
         for tmp in self.settings.index_dir.glob("*.tmp"):
@@ -198,13 +208,17 @@ class LongLens:
             "stray_index_files_removed": [p.name for p in stray],
             "collections": [
                 {
-                    "collection_id": r.collection_id,
-                    "vectors_added": r.added,
-                    "vectors_removed": r.removed,
-                    "index_rebuilt": r.rebuilt,
-                    "in_agreement_before": not r.changed,
+                    "collection_id": dense.collection_id,
+                    "vectors_added": dense.added,
+                    "vectors_removed": dense.removed,
+                    "index_rebuilt": dense.rebuilt,
+                    "keywords_added": keyword.added,
+                    "keywords_removed": keyword.removed,
+                    "keyword_index_rebuilt": keyword.rebuilt,
+                    "in_agreement_before": not dense.changed and not keyword.changed,
                 }
-                for r in reports
+                for dense, keyword in reports_by_collection
             ],
-            "healthy": not problems and all(not r.changed for r in reports) and not fixed_counts and not stray,
+            "healthy": not problems and not fixed_counts and not stray
+            and all(not r.changed for pair in reports_by_collection for r in pair),
         }

@@ -148,7 +148,7 @@ def collections(
 
 @app.command()
 def doctor(as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
-    """Check that the database and the vector indexes agree, and repair what can be repaired."""
+    """Check that the database, the vector indexes and the keyword indexes agree; repair what can be repaired."""
     with _lens(data_dir) as ll:
         result = ll.doctor()
     if as_json:
@@ -161,6 +161,8 @@ def doctor(as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
         state = "ok" if c["in_agreement_before"] else (
             f"repaired: +{c['vectors_added']} vectors, -{c['vectors_removed']} orphans"
             + (", index rebuilt" if c["index_rebuilt"] else "")
+            + f"; +{c['keywords_added']} keyword entries, -{c['keywords_removed']} orphans"
+            + (", keyword index rebuilt" if c["keyword_index_rebuilt"] else "")
         )
         out.print(f"collection {c['collection_id']}: {state}")
     out.print("[green]healthy[/]" if result["healthy"] else "[yellow]repaired[/]")
@@ -171,13 +173,14 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="Number of results.")] = 5,
     collection: CollectionOpt = None,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or keyword.")] = "hybrid",
     as_json: JsonFlag = False,
     data_dir: DataDir = None,
 ) -> None:
     """Find the chunks closest to a query, with their document and page (or time range)."""
     try:
         with _lens(data_dir) as ll:
-            hits = ll.search(query, k=k, collection=collection)
+            hits = ll.search(query, k=k, collection=collection, mode=mode)  # type: ignore[arg-type]
     except LongLensError as exc:
         _fail(str(exc), 2)
     if as_json:

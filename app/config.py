@@ -39,6 +39,7 @@ class Settings:
     llm: str = PACKAGED_LLM  # model name or path (or the served model's name for "openai")
     llm_base_url: str = ""  # for generator "openai": e.g. http://127.0.0.1:8000/v1
     reranker: str = "none"  # none | a cross-encoder name/path | llm:PATH
+    keyword_index: str = "memory"  # memory (BM25 on numpy, a cache of the database) | database (FTS5 / tsvector)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()
@@ -52,6 +53,8 @@ class Settings:
             raise ValueError(
                 f"chunk_tokens {self.chunk_tokens} is longer than embedder_max_tokens {self.embedder_max_tokens}"
             )
+        if self.keyword_index not in ("memory", "database"):
+            raise ValueError(f"keyword_index must be 'memory' or 'database', not '{self.keyword_index}'")
         if self.workers <= 0:
             self.workers = max(1, min(4, (os.cpu_count() or 2) - 1))
 

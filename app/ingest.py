@@ -24,6 +24,7 @@ from longlens.discovery import discover, sha256_file
 from longlens.indexes import IndexSet
 from longlens.models.embedder import Embedder
 from longlens.prepare import Prepared, PrepareOptions, prepare_file
+from longlens.retrieval.terms import keyword_text
 from longlens.schema import Chunk
 from longlens.store import Store
 
@@ -79,11 +80,16 @@ class IngestReport:
 class Ingestor:
     """Runs batches of files into one data directory's store and indexes."""
 
-    def __init__(self, settings: Settings, store: Store, indexes: IndexSet, embedder: Embedder) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, indexes: IndexSet, embedder: Embedder,
+        keyword_indexes: IndexSet | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.indexes = indexes
+        self.keyword_indexes = keyword_indexes
         self.embedder = embedder
+        self._all_indexes = [i for i in (indexes, keyword_indexes) if i is not None]
 
     def run(
         self,
@@ -108,11 +114,12 @@ class Ingestor:
 
         self.store.unfinished_runs()
         cid = self.store.ensure_collection(name, self.embedder.name, self.embedder.dim)
-        self.indexes.get(cid, self.embedder.dim)  # opening reconciles what a crashed run left behind
+        for indexes in self._all_indexes:  # opening reconciles what a crashed run left behind
+            indexes.get(cid, self.embedder.dim)
         run_id = self.store.start_run(cid, {"paths": [str(p) for p in paths], "recursive": recursive})
         todo = self._check(found.files, cid, report, progress)
         self._process(todo, cid, workers or self.settings.workers, report, progress)
-        self.indexes.save_dirty()
+        self._save_indexes()
         report.seconds = time.perf_counter() - started
         self.store.finish_run(run_id, report.to_dict())
         return report
@@ -187,8 +194,12 @@ class Ingestor:
             if crash_after and commits >= crash_after:
                 os._exit(137)
             if time.monotonic() - last_save > INDEX_SAVE_SECONDS:
-                self.indexes.save_dirty()
+                self._save_indexes()
                 last_save = time.monotonic()
+
+    def _save_indexes(self) -> None:
+        for indexes in self._all_indexes:
+            indexes.save_dirty()
 
     def _prepared(self, paths: list[str], opts: PrepareOptions, workers: int) -> Iterator[Prepared]:
         if workers <= 1 or len(paths) <= 1:
@@ -235,6 +246,9 @@ class Ingestor:
             embeddings=embeddings,
         )
         self.indexes.apply(cid, self.embedder.dim, new_ids, embeddings, removed)
+        if self.keyword_indexes is not None:
+            keyword_texts = [keyword_text(c.text, c.heading_path) for c in chunks]
+            self.keyword_indexes.apply(cid, self.embedder.dim, new_ids, keyword_texts, removed)
         t2 = time.perf_counter()
         for key, value in (
             ("parse", prepared.parse_seconds),

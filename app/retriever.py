@@ -1,4 +1,4 @@
-"""First-stage retrieval: dense (FAISS) and keyword (database full text), fused by reciprocal rank."""
+"""First-stage retrieval: dense (FAISS) and keyword (BM25, or the database's full text), fused by reciprocal rank."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 from longlens import keyword_search
 from longlens.indexes import IndexSet
@@ -32,10 +34,14 @@ _KEYWORD_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="longlen
 class HybridRetriever:
     """Finds candidate chunks for a question; cheap enough to over-fetch for a reranker."""
 
-    def __init__(self, store: Store, indexes: IndexSet, embedder: Embedder) -> None:
+    def __init__(
+        self, store: Store, indexes: IndexSet, embedder: Embedder, keyword_indexes: IndexSet | None = None
+    ) -> None:
+        """`keyword_indexes`: in-memory BM25 per collection; None ranks keywords inside the database."""
         self.store = store
         self.indexes = indexes
         self.embedder = embedder
+        self.keyword_indexes = keyword_indexes
 
     def retrieve(self, query: str, k: int, filters: Filters, mode: SearchMode = "hybrid") -> list[Hit]:
         if not query.strip():
@@ -51,10 +57,14 @@ class HybridRetriever:
                 return []
         fetch = k if mode != "hybrid" else max(2 * k, 20)
         keyword_job = None
-        if mode != "dense":  # the database works outside the GIL while the query is embedded and searched
-            keyword_job = _KEYWORD_THREADS.submit(self._keyword, query, fetch, filters.collections, doc_ids)
-        dense = self._dense(query, fetch, filters.collections, doc_ids) if mode != "keyword" else []
-        keyword = keyword_job.result() if keyword_job is not None else []
+        allowed = self.store.chunk_ids_of_documents(doc_ids) if doc_ids is not None else None
+        if mode != "dense" and self.keyword_indexes is None:  # the database works while the query is embedded
+            keyword_job = _KEYWORD_THREADS.submit(self._keyword, query, fetch, filters.collections, doc_ids, allowed)
+        dense = self._dense(query, fetch, filters.collections, allowed) if mode != "keyword" else []
+        if keyword_job is not None:
+            keyword = keyword_job.result()
+        else:  # in-memory BM25 takes a few ms: a thread beside torch's would only compete for the cores
+            keyword = self._keyword(query, fetch, filters.collections, doc_ids, allowed) if mode != "dense" else []
         if mode == "dense":
             scored = dense
         elif mode == "keyword":
@@ -64,10 +74,9 @@ class HybridRetriever:
         return self.store.hits(scored[:k])
 
     def _dense(
-        self, query: str, k: int, collections: Sequence[CollectionInfo], doc_ids: list[int] | None
+        self, query: str, k: int, collections: Sequence[CollectionInfo], allowed: np.ndarray | None
     ) -> list[tuple[int, float]]:
         qvec = self.embedder.encode_query(query)[None, :]
-        allowed = self.store.chunk_ids_of_documents(doc_ids) if doc_ids is not None else None
         scored: list[tuple[int, float]] = []
         for info in collections:
             index = self.indexes.get(info.id, info.dim, info.revision)
@@ -77,8 +86,16 @@ class HybridRetriever:
         return scored[:k]
 
     def _keyword(
-        self, query: str, k: int, collections: Sequence[CollectionInfo], doc_ids: list[int] | None
+        self, query: str, k: int, collections: Sequence[CollectionInfo], doc_ids: list[int] | None,
+        allowed: np.ndarray | None,
     ) -> list[tuple[int, float]]:
-        return keyword_search.search(
-            self.store.engine, query, [c.id for c in collections], k, document_ids=doc_ids
-        )
+        if self.keyword_indexes is None:
+            return keyword_search.search(
+                self.store.engine, query, [c.id for c in collections], k, document_ids=doc_ids
+            )
+        scored: list[tuple[int, float]] = []
+        for info in collections:
+            index = self.keyword_indexes.get(info.id, info.dim, info.revision)
+            scored.extend(index.search(query, k, allowed_ids=allowed))
+        scored.sort(key=lambda pair: (-pair[1], pair[0]))
+        return scored[:k]

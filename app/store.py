@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select, updat
 from sqlalchemy.orm import Session, sessionmaker
 
 from longlens import keyword_search
+from longlens.retrieval.terms import keyword_text
 from longlens.schema import Chunk, Hit, LongLensError
 from longlens.store_models import (
     Base,
@@ -360,6 +361,16 @@ class Store:
                 part = [int(i) for i in chunk_ids[start : start + 5000]]
                 by_id.update(s.execute(select(ChunkRow.id, ChunkRow.embedding).where(ChunkRow.id.in_(part))).all())
         return np.stack([np.frombuffer(by_id[int(i)], dtype=np.float32) for i in chunk_ids])
+
+    def keyword_texts(self, chunk_ids: Sequence[int]) -> list[str]:
+        """What keyword search indexes for `chunk_ids`, in that order."""
+        by_id: dict[int, str] = {}
+        with self.session() as s:
+            for start in range(0, len(chunk_ids), 5000):
+                part = [int(i) for i in chunk_ids[start : start + 5000]]
+                rows = s.execute(select(ChunkRow.id, ChunkRow.text, ChunkRow.heading_path).where(ChunkRow.id.in_(part)))
+                by_id.update((i, keyword_text(text, heading)) for i, text, heading in rows)
+        return [by_id[int(i)] for i in chunk_ids]
 
     def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:
         """Turn (chunk id, score) pairs into Hits, in the given order; ids no longer stored are dropped."""

@@ -79,7 +79,9 @@ class DocumentRow(Base):
 
 class ChunkRow(Base):
     __tablename__ = "chunks"
-    __table_args__ = (Index("ix_chunks_document", "document_id", "ordinal"),)
+    # AUTOINCREMENT: SQLite would otherwise hand a deleted chunk's id to the next chunk, and an index in
+    # another process that reconciles by id could not tell the new chunk from the old one.
+    __table_args__ = (Index("ix_chunks_document", "document_id", "ordinal"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))

@@ -38,7 +38,7 @@ def _cli(data_dir, *args, env_extra=None, check=True):
 
 
 def _snapshot(data_dir):
-    """(path, sha, ordinal, text) of every stored chunk, and whether the index holds exactly those chunks."""
+    """(path, sha, ordinal, text) of every stored chunk, and whether both indexes hold exactly those chunks."""
     from longlens import LongLens
 
     with LongLens(data_dir) as ll:
@@ -54,8 +54,11 @@ def _snapshot(data_dir):
             ):
                 rows.append((path, sha, ordinal, text))
         dim = ll.store.collections()[0].dim
-        index_ids = np.sort(ll.indexes.get(cid, dim).ids())
-        agree = np.array_equal(np.sort(ll.store.chunk_ids(cid)), index_ids)
+        in_db = np.sort(ll.store.chunk_ids(cid))
+        agree = all(
+            np.array_equal(in_db, np.sort(index_set.get(cid, dim).ids()))
+            for index_set in (ll.indexes, ll.keyword_indexes)
+        )
     return sorted(rows), agree
 
 
@@ -74,8 +77,9 @@ def test_crash_after_a_commit_then_resume_equals_a_clean_run(tmp_path):
         check=False,
     )
     assert crashed.returncode == 137
-    # the index file was never saved: the database is ahead of it
+    # the index files were never saved: the database is ahead of them
     assert not list((tmp_path / "crash" / "indexes").glob("*.faiss"))
+    assert not list((tmp_path / "crash" / "indexes").glob("*.bm25.npz"))
 
     resumed = json.loads(_cli(tmp_path / "crash", "ingest", str(corpus), "--workers", "1", "--json").stdout)
     assert len(resumed["skipped"]) == 3 and len(resumed["ok"]) == len(TOPICS) - 3
@@ -134,13 +138,18 @@ def test_doctor_repairs_a_damaged_index(tmp_path):
     healthy = json.loads(_cli(data, "doctor", "--json").stdout)
     assert healthy["healthy"] is True
 
-    index_file = next((data / "indexes").glob("*.faiss"))
-    index_file.write_bytes(b"garbage")
+    next((data / "indexes").glob("*.faiss")).write_bytes(b"garbage")
+    next((data / "indexes").glob("*.bm25.npz")).write_bytes(b"garbage")
     (data / "indexes" / "collection-99.faiss").write_bytes(b"stray")
+    (data / "indexes" / "collection-99.bm25.npz").write_bytes(b"stray")
     report = json.loads(_cli(data, "doctor", "--json").stdout)
     assert report["healthy"] is False
     assert report["collections"][0]["index_rebuilt"] is True
-    assert report["stray_index_files_removed"] == ["collection-99.faiss"]
+    assert report["collections"][0]["keyword_index_rebuilt"] is True
+    assert report["collections"][0]["keywords_added"] > 0
+    assert sorted(report["stray_index_files_removed"]) == ["collection-99.bm25.npz", "collection-99.faiss"]
     assert json.loads(_cli(data, "doctor", "--json").stdout)["healthy"] is True
     hits = json.loads(_cli(data, "search", "coral reefs measurement", "--json", "--k", "1").stdout)
     assert "coral" in hits[0]["text"].lower()
+    keyword = json.loads(_cli(data, "search", "coral reefs", "--json", "--k", "1", "--mode", "keyword").stdout)
+    assert "coral" in keyword[0]["text"].lower()

@@ -24,8 +24,30 @@ def test_query_terms_drop_stopwords():
     assert query_terms("the") == ["the"]
 
 
+def _lens_with(tmp_path, embedder, keyword_index: str):
+    from longlens import LongLens
+
+    ll = LongLens(tmp_path / f"data-{keyword_index}", workers=1, keyword_index=keyword_index)
+    ll.embedder = embedder
+    return ll
+
+
+@pytest.fixture(params=["memory", "database"])
+def keyword_lens(request, tmp_path, embedder):
+    """A LongLens ranking keywords with the in-memory BM25 index, or inside the database (FTS5)."""
+    with _lens_with(tmp_path, embedder, request.param) as ll:
+        yield ll
+
+
 @pytest.fixture
-def corpus_lens(lens, tmp_path, pdf_writer):
+def db_lens(tmp_path, embedder):
+    with _lens_with(tmp_path, embedder, "database") as ll:
+        yield ll
+
+
+@pytest.fixture
+def corpus_lens(keyword_lens, tmp_path, pdf_writer):
+    lens = keyword_lens
     (tmp_path / "parts.md").write_text(
         "# Parts\n\n## Pumps\n\nThe ZX-4471 impeller is replaced every 900 hours.\n\n"
         "## Valves\n\nThe brass valve seals need grease each spring.\n"
@@ -66,11 +88,12 @@ def test_keyword_index_follows_replacement_and_removal(corpus_lens, tmp_path):
     assert corpus_lens.search("rubber hoses", k=3, mode="keyword") == []
 
 
-def test_common_words_score_but_cannot_match_alone(lens, tmp_path, monkeypatch):
-    """In a big collection a word in every chunk still counts, but cannot bring a chunk in on its own."""
+def test_common_words_score_but_cannot_match_alone(db_lens, tmp_path, monkeypatch):
+    """FTS5: in a big collection a word in every chunk still counts, but cannot bring a chunk in on its own."""
     from longlens import keyword_search
     from longlens.keyword_search import _sqlite_match
 
+    lens = db_lens
     monkeypatch.setattr(keyword_search, "PRUNE_FROM_CHUNKS", 10)  # 31 chunks stand in for a big collection
     for i in range(30):
         (tmp_path / f"log{i}.txt").write_text(f"Station report {i}: the station pump ran normally all week.")
@@ -86,11 +109,12 @@ def test_common_words_score_but_cannot_match_alone(lens, tmp_path, monkeypatch):
     assert len(lens.search("station gearbox", k=5, mode="keyword")) == 5
 
 
-def test_keyword_top_k_of_a_small_collection_beside_a_large_one(lens, tmp_path, monkeypatch):
-    """Ranking runs across all collections first; a collection whose rows are not in that global top still
+def test_keyword_top_k_of_a_small_collection_beside_a_large_one(db_lens, tmp_path, monkeypatch):
+    """FTS5: ranking runs across all collections first; a collection whose rows are not in that global top still
     gets its own best matches, in the same order as filtering every match would give."""
     from longlens import keyword_search
 
+    lens = db_lens
     big, small = tmp_path / "big", tmp_path / "small"
     big.mkdir()
     small.mkdir()

@@ -108,3 +108,26 @@ def test_a_second_process_sees_what_another_one_ingested(lens, tmp_path, embedde
         other.remove(["first.txt"])
     hits = lens.search("how fast do gannets dive", k=2, mode="dense")
     assert [h.document.rsplit("/", 1)[-1] for h in hits] == ["second.txt"]
+    keyword = lens.search("gannets dive", k=2, mode="keyword")
+    assert [h.document.rsplit("/", 1)[-1] for h in keyword] == ["second.txt"]
+    assert lens.search("puffins burrows", k=2, mode="keyword") == []
+
+
+def test_chunk_ids_are_never_reused(lens, tmp_path, embedder):
+    """Another process's index reconciles by chunk id: a replaced chunk must not come back under its old id."""
+    from longlens import LongLens
+
+    note = tmp_path / "note.txt"
+    note.write_text("Otters eat crabs at dawn.")
+    lens.ingest([note])
+    assert lens.search("otters crabs", k=1, mode="keyword")  # this process's indexes now hold the old chunk
+    cid = lens.store.collection_id("default")
+    old_ids = set(lens.store.chunk_ids(cid).tolist())
+    with LongLens(lens.settings.data_dir, workers=1) as other:
+        other.embedder = embedder
+        other.remove(["note.txt"])
+        note.write_text("Beavers build dams from willow.")
+        other.ingest([note])
+    assert not old_ids & set(lens.store.chunk_ids(cid).tolist())
+    assert lens.search("otters crabs", k=1, mode="keyword") == []
+    assert lens.search("beavers willow dams", k=1, mode="keyword")[0].text.startswith("Beavers")
