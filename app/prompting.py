@@ -15,6 +15,8 @@ SYSTEM_PROMPT = (
     "Be concise. Example: The bridge opened in 1932 [2]."
 )
 NOT_FOUND = "I could not find this in the documents."
+ANSWER_CUE = "Answer in full sentences, citing passages like [1]:"
+"""Ends the user turn. A bare "Answer with citations:" made Qwen2.5-0.5B reply with markers alone ("[1]")."""
 
 
 def passage_label(hit: Hit) -> str:
@@ -29,5 +31,5 @@ def build_messages(
 ) -> list[dict[str, str]]:
     """Chat messages for the generator: system rules, earlier turns, then passages + question."""
     blocks = [f"[{n}] ({passage_label(hit)})\n{hit.text.strip()}" for n, hit in enumerate(passages, start=1)]
-    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}\nAnswer with citations:"
+    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}\n{ANSWER_CUE}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, *history, {"role": "user", "content": user}]

@@ -13,7 +13,7 @@ import pytest
 
 from longlens.answer import AskOptions
 from longlens.citations import filter_stream
-from longlens.prompting import NOT_FOUND
+from longlens.prompting import ANSWER_CUE, NOT_FOUND
 from longlens.retrieval.selection import SelectionConfig
 from longlens.schema import Citation
 
@@ -59,7 +59,7 @@ def test_ask_cites_the_right_page_and_drops_invented_markers(docs_lens):
     assert cit.document.endswith("guide.pdf") and cit.page_start == 3 and "214" in cit.quote
     prompt = docs_lens.generator.prompts[0][-1]["content"]
     assert "guide.pdf, p. 3" in prompt or "p. 3" in prompt
-    assert prompt.strip().endswith("Answer with citations:")
+    assert prompt.strip().endswith(ANSWER_CUE)
 
 
 def test_stream_yields_text_then_citations(docs_lens):
