@@ -51,13 +51,16 @@ def paged_decode_attention(
     sm_scale: float | None = None,
     num_splits: int | None = None,
     max_context: int | None = None,
+    kv_spans: list[slice] | None = None,
 ) -> torch.Tensor:
     """One query token per sequence over the paged cache; context_len 0 gives zeros. `max_context` (the
-    longest context, known to the caller) spares the kernel a device sync to find it."""
+    longest context, known to the caller) spares the kernel a device sync to find it; `kv_spans` (each
+    sequence's slots, where its blocks are consecutive) spares the PyTorch path its block-table reads."""
     if use_triton(q):
         return _pa.paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, sm_scale=sm_scale,
                                           num_splits=num_splits, max_context=max_context)
-    return _pa.paged_decode_attention_ref(q, k_cache, v_cache, block_tables, context_lens, sm_scale=sm_scale)
+    return _pa.paged_decode_attention_ref(q, k_cache, v_cache, block_tables, context_lens, sm_scale=sm_scale,
+                                          kv_spans=kv_spans)
 
 
 def paged_prefill_attention(
@@ -101,6 +104,21 @@ def apply_rotary(
     """NeoX-style RoPE from a `[max_pos, rot_dim]` cos|sin cache, out of place."""
     fn = _ro.apply_rotary if use_triton(q) else _ro.apply_rotary_ref
     return fn(q, k, positions, cos_sin_cache)
+
+
+def rotary_tables(
+    positions: torch.Tensor, cos_sin_cache: torch.Tensor, head_dim: int
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """This step's cos/sin rows for the PyTorch path, gathered once for all layers (`apply_rotary_tables`);
+    None where the Triton kernel gathers them itself, or where only part of the head dim rotates."""
+    if use_triton(positions) or cos_sin_cache.shape[-1] != head_dim:
+        return None
+    return _ro.rotary_tables_ref(positions, cos_sin_cache)
+
+
+def apply_rotary_tables(x: torch.Tensor, tables: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """NeoX-style RoPE of x [T, H, D] (q and k heads together) from `rotary_tables` rows, out of place."""
+    return _ro.apply_rotary_tables_ref(x, tables)
 
 
 def sparse_prefill_attention(

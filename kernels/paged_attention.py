@@ -40,24 +40,33 @@ def paged_decode_attention_ref(
     context_lens: torch.Tensor,
     sm_scale: float | None = None,
     num_splits: int | None = None,
+    kv_spans: list[slice] | None = None,
 ) -> torch.Tensor:
     """PyTorch reference: gather each sequence's blocks, SDPA with its one query; empty context -> zeros.
 
     The query heads of a GQA group become that KV head's query rows, so K/V are never repeated; this is the
     CPU engine's decode attention, hence the direct SDPA call (half the per-layer overhead of the general path).
+    `kv_spans` (per sequence, its cached tokens as a slice of the cache's flat slot axis, known to the caller
+    when the blocks are consecutive) replaces the block tables: every layer then slices views, no host reads.
     """
     hq, d = q.shape[1:]
     hk = k_cache.shape[2]
     scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(d)
-    out = torch.zeros_like(q)
-    for b, n in enumerate(context_lens.tolist()):
-        if n > 0:
-            kh = gather_kv(k_cache, block_tables[b], n).transpose(0, 1).to(q.dtype)
-            vh = gather_kv(v_cache, block_tables[b], n).transpose(0, 1).to(q.dtype)
-            qg = q[b].reshape(hk, hq // hk, d)  # heads of one group are consecutive
-            o = F.scaled_dot_product_attention(qg[None], kh[None], vh[None], scale=scale)
-            out[b] = o[0].reshape(hq, d)
-    return out
+    if kv_spans is not None:
+        kf, vf = k_cache.view(-1, hk, d), v_cache.view(-1, hk, d)
+        kvs = [(kf[s], vf[s]) for s in kv_spans]
+    else:
+        kvs = [(gather_kv(k_cache, block_tables[b], n), gather_kv(v_cache, block_tables[b], n))
+               for b, n in enumerate(context_lens.tolist())]
+    outs = []
+    for b, (k, v) in enumerate(kvs):
+        if k.shape[0] == 0:
+            outs.append(q.new_zeros(hq, d))
+            continue
+        qg = q[b].reshape(hk, hq // hk, d)  # heads of one group are consecutive
+        kh, vh = k.transpose(0, 1).to(q.dtype), v.transpose(0, 1).to(q.dtype)
+        outs.append(F.scaled_dot_product_attention(qg[None], kh[None], vh[None], scale=scale).reshape(hq, d))
+    return outs[0][None] if len(outs) == 1 else torch.stack(outs)
 
 
 def paged_prefill_attention_ref(

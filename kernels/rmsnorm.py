@@ -15,8 +15,9 @@ def rms_norm_ref(
     x: torch.Tensor, weight: torch.Tensor, eps: float, residual: torch.Tensor | None = None
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """PyTorch reference: normed x, or (normed(x + residual), x + residual)."""
-    if residual is not None:
-        x = (x.float() + residual.float()).to(x.dtype)
+    if residual is not None:  # fp32 add, rounded to x's dtype (a plain add when both are fp32)
+        same = x.dtype == residual.dtype == torch.float32
+        x = x + residual if same else (x.float() + residual.float()).to(x.dtype)
     if x.dtype == torch.float32 and weight.dtype == torch.float32:  # PyTorch's fused op: a third of the time
         out = torch.nn.functional.rms_norm(x, (x.shape[-1],), weight, eps)
         return (out, x) if residual is not None else out

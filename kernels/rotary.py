@@ -138,6 +138,22 @@ def apply_rotary_ref(
     return rot(q), rot(k)
 
 
+def rotary_tables_ref(positions: torch.Tensor, cos_sin_cache: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step's fp32 rows `cos|cos` and `-sin|sin` [T, 1, rot_dim], gathered once for every layer, so that
+    `apply_rotary_tables_ref` does exactly `apply_rotary_ref`'s arithmetic (x1*cos - x2*sin, x2*cos + x1*sin)."""
+    cos, sin = cos_sin_cache[positions].float()[:, None].chunk(2, dim=-1)
+    return torch.cat([cos, cos], dim=-1), torch.cat([-sin, sin], dim=-1)
+
+
+def apply_rotary_tables_ref(x: torch.Tensor, tables: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Rotate every head of x [T, H, rot_dim] with `rotary_tables_ref` rows, out of place; q and k heads may
+    come as one tensor (one rotation per layer instead of two)."""
+    cos, sin = tables
+    half = cos.shape[-1] // 2
+    xf = x.float()
+    return (xf * cos + torch.cat([xf[..., half:], xf[..., :half]], dim=-1) * sin).to(x.dtype)
+
+
 def apply_rotary(
     q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor, cos_sin_cache: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

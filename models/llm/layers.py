@@ -29,6 +29,7 @@ class AttentionMetadata:
     max_seqlen_q: int
     max_seqlen_k: int
     sparse: SparsePlan | None = None  # long prefill chunks that take the vertical-slash path
+    kv_spans: list[slice] | None = None  # CPU: each sequence's cached slots, where its blocks are consecutive
 
 
 class StackedLinear(nn.Linear):
@@ -62,6 +63,16 @@ class RMSNorm(nn.Module):
         return ops.rms_norm(x, self.weight, self.eps, residual)
 
 
+@dataclass
+class RotaryStep:
+    """One step's rotary embedding, prepared once for every layer: on the PyTorch path `tables` holds the
+    step's cos/sin rows (gathered once, not per layer); the Triton kernel gathers them from the cache itself."""
+
+    positions: torch.Tensor
+    cos_sin_cache: torch.Tensor
+    tables: tuple[torch.Tensor, torch.Tensor] | None
+
+
 class RotaryEmbedding(nn.Module):
     """cos|sin table for every position up to max_positions (with the model's rope scaling)."""
 
@@ -74,32 +85,35 @@ class RotaryEmbedding(nn.Module):
         cache = rotary.build_cos_sin_cache(inv_freq, max_positions, scaling, torch.float32, inv_freq.device)
         self.register_buffer("cos_sin_cache", cache, persistent=False)
 
-    def forward(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return ops.apply_rotary(q, k, positions, self.cos_sin_cache)
+    def forward(self, positions: torch.Tensor, head_dim: int) -> RotaryStep:
+        cache = self.cos_sin_cache
+        return RotaryStep(positions, cache, ops.rotary_tables(positions, cache, head_dim))
 
 
 class Attention(nn.Module):
     """GQA attention over the paged KV cache; `k_cache`/`v_cache` are set by the model runner."""
 
-    def __init__(self, hidden: int, num_heads: int, num_kv_heads: int, head_dim: int, bias: bool,
-                 rotary_emb: RotaryEmbedding):
+    def __init__(self, hidden: int, num_heads: int, num_kv_heads: int, head_dim: int, bias: bool):
         super().__init__()
         self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
         self.q_size, self.kv_size = num_heads * head_dim, num_kv_heads * head_dim
         self.qkv_proj = StackedLinear(hidden, {"q_proj": self.q_size, "k_proj": self.kv_size,
                                                "v_proj": self.kv_size}, bias=bias)
         self.o_proj = nn.Linear(num_heads * head_dim, hidden, bias=False)
-        self.rotary_emb = [rotary_emb]  # shared across layers; a list keeps it out of this module's params
         self.k_cache: torch.Tensor | None = None
         self.v_cache: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor, meta: AttentionMetadata) -> torch.Tensor:
-        t = x.shape[0]
-        q, k, v = self.qkv_proj(x).split([self.q_size, self.kv_size, self.kv_size], dim=-1)
-        q = q.reshape(t, self.num_heads, self.head_dim)
-        k = k.reshape(t, self.num_kv_heads, self.head_dim)
-        v = v.reshape(t, self.num_kv_heads, self.head_dim)
-        q, k = self.rotary_emb[0](q, k, positions)
+    def forward(self, x: torch.Tensor, rope: RotaryStep, meta: AttentionMetadata) -> torch.Tensor:
+        t, hq, d = x.shape[0], self.num_heads, self.head_dim
+        qkv = self.qkv_proj(x)
+        qk_size = self.q_size + self.kv_size
+        v = qkv[:, qk_size:].view(t, self.num_kv_heads, d)
+        if rope.tables is not None:  # PyTorch path: q and k heads rotated as one tensor
+            qk = ops.apply_rotary_tables(qkv[:, :qk_size].view(t, -1, d), rope.tables)
+            q, k = qk[:, :hq], qk[:, hq:]
+        else:
+            q, k = ops.apply_rotary(qkv[:, : self.q_size].view(t, hq, d), qkv[:, self.q_size : qk_size].view(
+                t, self.num_kv_heads, d), rope.positions, rope.cos_sin_cache)
         if self.k_cache is not None:
             ops.store_kv_cache(k, v, self.k_cache, self.v_cache, meta.slot_mapping)
         if meta.sparse is not None:
@@ -116,7 +130,7 @@ class Attention(nn.Module):
                                          meta.max_seqlen_q, causal=True)
         if meta.mode == "decode":
             return ops.paged_decode_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.context_lens,
-                                              max_context=meta.max_seqlen_k)
+                                              max_context=meta.max_seqlen_k, kv_spans=meta.kv_spans)
         return ops.paged_prefill_attention(q, self.k_cache, self.v_cache, meta.block_tables, meta.cu_seqlens_q,
                                            meta.context_lens, max_seqlen_q=meta.max_seqlen_q)
 

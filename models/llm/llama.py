@@ -6,26 +6,26 @@ import torch
 from torch import nn
 
 from longlens.models.llm.config import ModelConfig
-from longlens.models.llm.layers import Attention, AttentionMetadata, GatedMLP, RMSNorm, RotaryEmbedding
+from longlens.models.llm.layers import Attention, AttentionMetadata, GatedMLP, RMSNorm, RotaryEmbedding, RotaryStep
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, cfg: ModelConfig, rotary_emb: RotaryEmbedding):
+    def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.self_attn = Attention(cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads,
-                                   cfg.head_dim, cfg.attention_bias, rotary_emb)
+                                   cfg.head_dim, cfg.attention_bias)
         self.mlp = GatedMLP(cfg.hidden_size, cfg.intermediate_size)
         self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None, positions: torch.Tensor,
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None, rope: RotaryStep,
                 meta: AttentionMetadata) -> tuple[torch.Tensor, torch.Tensor]:
         if residual is None:
             residual = x
             x = self.input_layernorm(x)
         else:
             x, residual = self.input_layernorm(x, residual)
-        x = self.self_attn(x, positions, meta)
+        x = self.self_attn(x, rope, meta)
         x, residual = self.post_attention_layernorm(x, residual)
         return self.mlp(x), residual
 
@@ -36,14 +36,16 @@ class LlamaModel(nn.Module):
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.rotary_emb = RotaryEmbedding(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling,
                                           cfg.max_position_embeddings, max_positions)
-        self.layers = nn.ModuleList(DecoderLayer(cfg, self.rotary_emb) for _ in range(cfg.num_hidden_layers))
+        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_hidden_layers))
+        self.head_dim = cfg.head_dim
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
 
     def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, meta: AttentionMetadata) -> torch.Tensor:
         x = self.embed_tokens(input_ids)
+        rope = self.rotary_emb(positions, self.head_dim)  # cos/sin rows gathered once for all layers
         residual = None
         for layer in self.layers:
-            x, residual = layer(x, residual, positions, meta)
+            x, residual = layer(x, residual, rope, meta)
         x, _ = self.norm(x, residual)
         return x
 

