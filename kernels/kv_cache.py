@@ -11,15 +11,23 @@ from ._triton_utils import LazyKernel
 
 
 def store_kv_cache_ref(
-    k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, slot_mapping: torch.Tensor
+    k: torch.Tensor,
+    v: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    slot_mapping: torch.Tensor,
+    all_valid: bool = False,
 ) -> None:
-    """PyTorch reference: one `index_copy_` per cache over its flat slot view, in place."""
+    """PyTorch reference: one `index_copy_` per cache over its flat slot view, in place. `all_valid` (no
+    slot is -1, known to the caller) skips the check for padding."""
     slots = slot_mapping
-    if (slot_mapping < 0).any():
+    if not all_valid and (slot_mapping < 0).any():
         keep = slot_mapping >= 0
         slots, k, v = slot_mapping[keep], k[keep], v[keep]
-    k_cache.view(-1, *k_cache.shape[2:]).index_copy_(0, slots, k.to(k_cache.dtype))
-    v_cache.view(-1, *v_cache.shape[2:]).index_copy_(0, slots, v.to(v_cache.dtype))
+    if k.dtype != k_cache.dtype:
+        k, v = k.to(k_cache.dtype), v.to(v_cache.dtype)
+    k_cache.view(-1, *k_cache.shape[2:]).index_copy_(0, slots, k)
+    v_cache.view(-1, *v_cache.shape[2:]).index_copy_(0, slots, v)
 
 
 def store_kv_cache(

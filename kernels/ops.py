@@ -83,11 +83,19 @@ def paged_prefill_attention(
 
 
 def store_kv_cache(
-    k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, slot_mapping: torch.Tensor
+    k: torch.Tensor,
+    v: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    slot_mapping: torch.Tensor,
+    all_valid: bool = False,
 ) -> None:
-    """Write K/V rows into cache slots in place; slot -1 is skipped."""
-    fn = _kv.store_kv_cache if use_triton(k) else _kv.store_kv_cache_ref
-    fn(k, v, k_cache, v_cache, slot_mapping)
+    """Write K/V rows into cache slots in place; slot -1 is skipped (`all_valid`: the caller knows there
+    is none, which spares the PyTorch path a check per layer)."""
+    if use_triton(k):
+        _kv.store_kv_cache(k, v, k_cache, v_cache, slot_mapping)
+    else:
+        _kv.store_kv_cache_ref(k, v, k_cache, v_cache, slot_mapping, all_valid)
 
 
 def rms_norm(

@@ -52,21 +52,22 @@ def paged_decode_attention_ref(
     hq, d = q.shape[1:]
     hk = k_cache.shape[2]
     scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(d)
-    if kv_spans is not None:
-        kf, vf = k_cache.view(-1, hk, d), v_cache.view(-1, hk, d)
-        kvs = [(kf[s], vf[s]) for s in kv_spans]
+    if kv_spans is not None:  # [1, Hkv, slots, D] views of the whole cache, sliced per sequence
+        kt, vt = (c.view(1, -1, hk, d).transpose(1, 2) for c in (k_cache, v_cache))
+        kvs = [(kt[:, :, s], vt[:, :, s]) for s in kv_spans]
     else:
-        kvs = [(gather_kv(k_cache, block_tables[b], n), gather_kv(v_cache, block_tables[b], n))
+        kvs = [tuple(gather_kv(c, block_tables[b], n).transpose(0, 1)[None] for c in (k_cache, v_cache))
                for b, n in enumerate(context_lens.tolist())]
+    qg = q.reshape(len(q), hk, hq // hk, d)  # heads of one group are consecutive
     outs = []
     for b, (k, v) in enumerate(kvs):
-        if k.shape[0] == 0:
-            outs.append(q.new_zeros(hq, d))
+        if k.shape[2] == 0:
+            outs.append(q.new_zeros(1, hq, d))
             continue
-        qg = q[b].reshape(hk, hq // hk, d)  # heads of one group are consecutive
-        kh, vh = k.transpose(0, 1).to(q.dtype), v.transpose(0, 1).to(q.dtype)
-        outs.append(F.scaled_dot_product_attention(qg[None], kh[None], vh[None], scale=scale).reshape(hq, d))
-    return outs[0][None] if len(outs) == 1 else torch.stack(outs)
+        if k.dtype != q.dtype:
+            k, v = k.to(q.dtype), v.to(q.dtype)
+        outs.append(F.scaled_dot_product_attention(qg[b : b + 1], k, v, scale=scale).reshape(1, hq, d))
+    return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
 def paged_prefill_attention_ref(

@@ -30,6 +30,7 @@ class AttentionMetadata:
     max_seqlen_k: int
     sparse: SparsePlan | None = None  # long prefill chunks that take the vertical-slash path
     kv_spans: list[slice] | None = None  # CPU: each sequence's cached slots, where its blocks are consecutive
+    slots_valid: bool = False  # no slot is -1 (padding), known to the runner
 
 
 class StackedLinear(nn.Linear):
@@ -115,7 +116,7 @@ class Attention(nn.Module):
             q, k = ops.apply_rotary(qkv[:, : self.q_size].view(t, hq, d), qkv[:, self.q_size : qk_size].view(
                 t, self.num_kv_heads, d), rope.positions, rope.cos_sin_cache)
         if self.k_cache is not None:
-            ops.store_kv_cache(k, v, self.k_cache, self.v_cache, meta.slot_mapping)
+            ops.store_kv_cache(k, v, self.k_cache, self.v_cache, meta.slot_mapping, meta.slots_valid)
         if meta.sparse is not None:
             o = sparse_attention(q, k, v, meta, self.k_cache, self.v_cache, self.attend_dense)
         else:

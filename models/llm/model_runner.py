@@ -119,7 +119,8 @@ class ModelRunner:
         return max(self.block_size, int(budget) // self._kv_bytes_per_token())
 
     def make_metadata(self, mode: str, q_lens: list[int], ctx_lens: list[int], block_tables: list[list[int]],
-                      slots: torch.Tensor, plan_sparse: bool = True) -> AttentionMetadata:
+                      slots: torch.Tensor, plan_sparse: bool = True, slots_valid: bool = False) -> AttentionMetadata:
+        """This step's metadata; `slots_valid`: no slot is -1 (every token is written to the cache)."""
         dev = self.device
         width = max(1, max(len(b) for b in block_tables))
         tables = torch.tensor([b + [0] * (width - len(b)) for b in block_tables], dtype=torch.int32)
@@ -130,6 +131,7 @@ class ModelRunner:
             block_tables=tables.to(dev), max_seqlen_q=max(q_lens), max_seqlen_k=max(ctx_lens),
             sparse=self._sparse_plan(mode, q_lens, ctx_lens, block_tables) if plan_sparse else None,
             kv_spans=self._kv_spans(ctx_lens, block_tables) if mode == "decode" and dev.type == "cpu" else None,
+            slots_valid=slots_valid,
         )
 
     def _kv_spans(self, ctx_lens: list[int], block_tables: list[list[int]]) -> list[slice] | None:
@@ -212,7 +214,8 @@ class ModelRunner:
         if mode == "decode" and self.decode_graphs is not None and self.decode_graphs.fits(len(ids)):
             hidden = self.decode_graphs.run(ids, positions, slots, ctx_lens, tables)
         else:
-            meta = self.make_metadata(mode, q_lens, ctx_lens, tables, torch.tensor(slots, dtype=torch.long, device=dev))
+            meta = self.make_metadata(mode, q_lens, ctx_lens, tables, torch.tensor(slots, dtype=torch.long, device=dev),
+                                      slots_valid=True)
             hidden = self.model(torch.tensor(ids, dtype=torch.long, device=dev),
                                 torch.tensor(positions, dtype=torch.long, device=dev), meta)
         if not last:
