@@ -10,7 +10,7 @@ import numpy as np
 from longlens.citations import attribute_unmarked, build_citations, cited_numbers, clean_markers, filter_stream
 from longlens.models.generation import GenerationParams, Generator
 from longlens.models.reranker import Reranker
-from longlens.prompting import NOT_FOUND, build_messages
+from longlens.prompting import ANSWER_CUE, NOT_FOUND, build_messages
 from longlens.retrieval.selection import SelectionConfig, reorder_for_long_context, select_passages
 from longlens.retriever import Filters, HybridRetriever, SearchMode
 from longlens.schema import Answer, Citation, Hit
@@ -38,6 +38,7 @@ class AskOptions:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     generation: GenerationParams = field(default_factory=lambda: GenerationParams(max_tokens=256))
     history: Sequence[dict[str, str]] = ()
+    answer_cue: str = ANSWER_CUE  # the line that ends the prompt: small models differ in what they follow
 
 
 @dataclass
@@ -86,7 +87,7 @@ class AnswerPipeline:
         if not retrieved.passages:
             yield NOT_FOUND
             return
-        messages = build_messages(question, retrieved.passages, opts.history)
+        messages = build_messages(question, retrieved.passages, opts.history, opts.answer_cue)
         raw: list[str] = []
 
         def tee() -> Iterator[str]:

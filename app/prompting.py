@@ -15,8 +15,10 @@ SYSTEM_PROMPT = (
     "Be concise. Example: The bridge opened in 1932 [2]."
 )
 NOT_FOUND = "I could not find this in the documents."
-ANSWER_CUE = "Answer in full sentences, citing passages like [1]:"
-"""Ends the user turn. A bare "Answer with citations:" made Qwen2.5-0.5B reply with markers alone ("[1]")."""
+ANSWER_CUE = "Answer with citations:"
+"""Ends the user turn; `AskOptions.answer_cue` changes it per model. Measured (bench/RESULTS.md): SmolLM2-135M
+answers best with this one; Qwen2.5-Coder-0.5B replies with markers alone ("[1]") to it and answers with
+"Answer in full sentences, citing passages like [1]:"."""
 
 
 def passage_label(hit: Hit) -> str:
@@ -27,9 +29,9 @@ def passage_label(hit: Hit) -> str:
 
 
 def build_messages(
-    question: str, passages: Sequence[Hit], history: Sequence[dict[str, str]] = ()
+    question: str, passages: Sequence[Hit], history: Sequence[dict[str, str]] = (), cue: str = ANSWER_CUE
 ) -> list[dict[str, str]]:
     """Chat messages for the generator: system rules, earlier turns, then passages + question."""
     blocks = [f"[{n}] ({passage_label(hit)})\n{hit.text.strip()}" for n, hit in enumerate(passages, start=1)]
-    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}\n{ANSWER_CUE}"
+    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}\n{cue}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, *history, {"role": "user", "content": user}]

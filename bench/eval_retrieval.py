@@ -82,7 +82,7 @@ def eval_retrieval(ll, evalset, reranker_spec: str | None) -> list[dict]:
     return rows
 
 
-def eval_answers(ll, evalset, passage_counts: list[int], n_questions: int) -> list[dict]:
+def eval_answers(ll, evalset, passage_counts: list[int], n_questions: int, cue: str | None = None) -> list[dict]:
     from longlens.answer import AskOptions
     from longlens.models.generation import GenerationParams
     from longlens.retrieval.selection import SelectionConfig
@@ -102,6 +102,7 @@ def eval_answers(ll, evalset, passage_counts: list[int], n_questions: int) -> li
                     min_relevance=-1.0,
                     selection=selection,
                     generation=GenerationParams(max_tokens=32),
+                    **({"answer_cue": cue} if cue else {}),
                 )
                 answer = ll.ask(q.question, options=opts)
                 correct += q.answer.lower() in answer.text.lower()
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--passages", default="5,10,20,40")
     ap.add_argument("--answer-questions", type=int, default=12)
     ap.add_argument("--skip-answers", action="store_true")
+    ap.add_argument("--answer-cue", default=None, help="the prompt's last line (default: longlens's ANSWER_CUE)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "eval_retrieval.json")
     args = ap.parse_args(argv)
 
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
             assert not report.failed, report.failed
             retrieval = eval_retrieval(ll, evalset, args.reranker)
             answers = [] if args.skip_answers else eval_answers(
-                ll, evalset, [int(x) for x in args.passages.split(",")], args.answer_questions
+                ll, evalset, [int(x) for x in args.passages.split(",")], args.answer_questions, args.answer_cue
             )
             llm_name = ll.settings.llm
 
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
         "evalset": {"facilities": args.facilities, "seed": args.seed, "questions": len(evalset.questions)},
         "embedder": "packaged all-MiniLM-L6-v2",
         "llm": llm_name,
+        "answer_cue": args.answer_cue,
         "retrieval": retrieval,
         "answers": answers,
     }

@@ -60,6 +60,8 @@ def test_ask_cites_the_right_page_and_drops_invented_markers(docs_lens):
     prompt = docs_lens.generator.prompts[0][-1]["content"]
     assert "guide.pdf, p. 3" in prompt or "p. 3" in prompt
     assert prompt.strip().endswith(ANSWER_CUE)
+    docs_lens.ask("How many heron nesting pairs were counted?", options=AskOptions(answer_cue="Reply, citing [n]:"))
+    assert docs_lens.generator.prompts[-1][-1]["content"].strip().endswith("\nReply, citing [n]:")
 
 
 def test_stream_yields_text_then_citations(docs_lens):
