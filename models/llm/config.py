@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from longlens.models.llm.dual_chunk import DualChunkConfig
 
 
 def normalize_rope_scaling(scaling: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -36,6 +39,7 @@ class ModelConfig:
     vocab_size: int
     max_position_embeddings: int
     eos_token_ids: list[int] = field(default_factory=list)
+    dual_chunk_attention: DualChunkConfig | None = None  # Qwen2.5-1M's `dual_chunk_attention_config`
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any]) -> ModelConfig:
@@ -46,6 +50,7 @@ class ModelConfig:
         theta = float(cfg.get("rope_theta") or rope.pop("rope_theta", None) or 10000.0)
         rope.pop("rope_theta", None)
         scaling = normalize_rope_scaling(cfg.get("rope_scaling") or rope)
+        dca = cfg.get("dual_chunk_attention_config")
         eos = cfg.get("eos_token_id")
         eos_ids = [] if eos is None else ([int(eos)] if isinstance(eos, int) else [int(e) for e in eos])
         # Qwen2 always has QKV bias; Llama only when attention_bias says so
@@ -66,11 +71,15 @@ class ModelConfig:
             vocab_size=int(cfg["vocab_size"]),
             max_position_embeddings=int(cfg.get("max_position_embeddings", 4096)),
             eos_token_ids=eos_ids,
+            dual_chunk_attention=DualChunkConfig.from_dict(dca) if dca else None,
         )
 
     def max_context_len(self) -> int:
         """Longest context the rope scaling is meant for: factor x the pretrained window for linear, dynamic
-        and YaRN (Qwen's recipe keeps max_position_embeddings at the pretrained 32k and adds YaRN x4)."""
+        and YaRN (Qwen's recipe keeps max_position_embeddings at the pretrained 32k and adds YaRN x4).
+        Dual chunk attention never rotates past chunk_size, so only the KV cache bounds it."""
+        if self.dual_chunk_attention is not None:
+            return sys.maxsize
         rs = self.rope_scaling or {}
         if rs.get("rope_type") not in ("linear", "dynamic", "yarn") or not rs.get("factor"):
             return self.max_position_embeddings
@@ -81,7 +90,9 @@ class ModelConfig:
         """Dynamic NTK stays unscaled unless a longer max_model_len is asked for (then it is scaled for that
         length, as vLLM does); the static scalings apply at every length, so they default to their reach."""
         rs = self.rope_scaling or {}
-        return self.max_position_embeddings if rs.get("rope_type") == "dynamic" else self.max_context_len()
+        if rs.get("rope_type") == "dynamic" or self.dual_chunk_attention is not None:
+            return self.max_position_embeddings
+        return self.max_context_len()
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> ModelConfig:
@@ -116,6 +127,10 @@ class EngineConfig:
     sparse_prefill_threshold: int = 32768
     sparse_pattern: dict[str, Any] | None = None  # VerticalSlashConfig overrides: budgets, last_q, sink, local
     rope_scaling: dict[str, Any] | None = None  # replaces the checkpoint's rope_scaling, e.g. YaRN x4
+    # Dual chunk attention (models/llm/dual_chunk.py): None follows the checkpoint's
+    # `dual_chunk_attention_config`, False turns it off, a dict (chunk_size, local_size and optionally
+    # original_max_position_embeddings) turns it on. It replaces sparse prefill and decode CUDA graphs.
+    dual_chunk_attention: dict[str, Any] | bool | None = None
 
     def resolved_device(self) -> str:
         import torch

@@ -10,6 +10,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from longlens.kernels import ops, rotary
+from longlens.kernels.paged_attention import gather_kv
+from longlens.models.llm.dual_chunk import (
+    DualChunkConfig,
+    DualChunkMeta,
+    DualChunkStep,
+    dual_chunk_attention,
+    dual_chunk_step,
+    rotate_dual_chunk,
+)
 from longlens.models.llm.sparse_prefill import SparsePlan, sparse_attention
 
 
@@ -31,6 +40,7 @@ class AttentionMetadata:
     sparse: SparsePlan | None = None  # long prefill chunks that take the vertical-slash path
     kv_spans: list[slice] | None = None  # CPU: each sequence's cached slots, where its blocks are consecutive
     slots_valid: bool = False  # no slot is -1 (padding), known to the runner
+    dual_chunk: DualChunkMeta | None = None  # set when the model runs dual chunk attention
 
 
 class StackedLinear(nn.Linear):
@@ -72,22 +82,34 @@ class RotaryStep:
     positions: torch.Tensor
     cos_sin_cache: torch.Tensor
     tables: tuple[torch.Tensor, torch.Tensor] | None
+    dual_chunk: DualChunkStep | None = None  # dual chunk attention's rotations (then `tables` is unused)
 
 
 class RotaryEmbedding(nn.Module):
-    """cos|sin table for every position up to max_positions (with the model's rope scaling)."""
+    """cos|sin table for every position up to max_positions (with the model's rope scaling); with dual
+    chunk attention, up to its largest rotation (chunk_size), whatever the sequence length."""
 
     def __init__(self, head_dim: int, base: float, rope_scaling: dict | None, max_position_embeddings: int,
-                 max_positions: int):
+                 max_positions: int, dual_chunk: DualChunkConfig | None = None):
         super().__init__()
+        if dual_chunk is not None:
+            if rope_scaling is not None:
+                raise ValueError("dual chunk attention replaces rope scaling: use one of them, not both "
+                                 f"(rope_scaling is {rope_scaling})")
+            max_positions = dual_chunk.max_rotary_position + 1
+        self.dual_chunk = dual_chunk
         # dynamic NTK is scaled for the longest position the engine serves (a no-op within the trained window)
         inv_freq, scaling = rotary.rope_inv_freq(head_dim, base, rope_scaling, max_position_embeddings,
                                                  seq_len=max_positions)
+        if dual_chunk is not None and 2 * len(inv_freq) != head_dim:
+            raise ValueError("dual chunk attention needs the whole head dim rotated (no partial rotary)")
         cache = rotary.build_cos_sin_cache(inv_freq, max_positions, scaling, torch.float32, inv_freq.device)
         self.register_buffer("cos_sin_cache", cache, persistent=False)
 
     def forward(self, positions: torch.Tensor, head_dim: int) -> RotaryStep:
         cache = self.cos_sin_cache
+        if self.dual_chunk is not None:
+            return RotaryStep(positions, cache, None, dual_chunk_step(positions, cache, self.dual_chunk))
         return RotaryStep(positions, cache, ops.rotary_tables(positions, cache, head_dim))
 
 
@@ -109,6 +131,10 @@ class Attention(nn.Module):
         qkv = self.qkv_proj(x)
         qk_size = self.q_size + self.kv_size
         v = qkv[:, qk_size:].view(t, self.num_kv_heads, d)
+        if rope.dual_chunk is not None:
+            o = self.attend_dual_chunk(qkv[:, : self.q_size].view(t, hq, d),
+                                       qkv[:, self.q_size : qk_size].view(t, self.num_kv_heads, d), v, rope, meta)
+            return self.o_proj(o.reshape(t, self.num_heads * self.head_dim))
         if rope.tables is not None:  # PyTorch path: q and k heads rotated as one tensor
             qk = ops.apply_rotary_tables(qkv[:, :qk_size].view(t, -1, d), rope.tables)
             q, k = qk[:, :hq], qk[:, hq:]
@@ -122,6 +148,23 @@ class Attention(nn.Module):
         else:
             o = self.attend_dense(q, k, v, meta)
         return self.o_proj(o.reshape(t, self.num_heads * self.head_dim))
+
+    def attend_dual_chunk(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: RotaryStep,
+                          meta: AttentionMetadata) -> torch.Tensor:
+        """Dual chunk attention from unrotated q, k: three query rotations, keys stored rotated in-chunk."""
+        dca = meta.dual_chunk
+        queries, k = rotate_dual_chunk(q, k, rope.dual_chunk, dca.scale)
+        from_cache = meta.mode != "prefill" and self.k_cache is not None
+        if self.k_cache is not None:
+            ops.store_kv_cache(k, v, self.k_cache, self.v_cache, meta.slot_mapping, meta.slots_valid)
+
+        def cached(i: int, length: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+            if not from_cache:
+                return None
+            table = meta.block_tables[i]
+            return gather_kv(self.k_cache, table, length), gather_kv(self.v_cache, table, length)
+
+        return dual_chunk_attention(queries, k, v, dca, cached)
 
     def attend_dense(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, meta: AttentionMetadata
                      ) -> torch.Tensor:

@@ -35,7 +35,7 @@ class LlamaModel(nn.Module):
         super().__init__()
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.rotary_emb = RotaryEmbedding(cfg.head_dim, cfg.rope_theta, cfg.rope_scaling,
-                                          cfg.max_position_embeddings, max_positions)
+                                          cfg.max_position_embeddings, max_positions, cfg.dual_chunk_attention)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_hidden_layers))
         self.head_dim = cfg.head_dim
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)

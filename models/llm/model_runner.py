@@ -16,6 +16,7 @@ import torch
 from longlens.kernels.vertical_slash import VerticalSlashConfig
 from longlens.models.llm.config import EngineConfig, ModelConfig, normalize_rope_scaling
 from longlens.models.llm.cuda_graphs import DecodeGraphs, graph_batch_sizes
+from longlens.models.llm.dual_chunk import DualChunkConfig, DualChunkMeta
 from longlens.models.llm.layers import Attention, AttentionMetadata
 from longlens.models.llm.registry import model_class
 from longlens.models.llm.scheduler import ScheduledBatch
@@ -33,6 +34,10 @@ class ModelRunner:
         self.config = model_config or ModelConfig.from_pretrained(model_path)
         if engine.rope_scaling is not None:  # e.g. YaRN x4 on a checkpoint that does not declare it
             self.config = replace(self.config, rope_scaling=normalize_rope_scaling(engine.rope_scaling))
+        if engine.dual_chunk_attention is not None:  # False: off; a dict: on, whatever the checkpoint says
+            dca = engine.dual_chunk_attention
+            self.config = replace(self.config, dual_chunk_attention=DualChunkConfig.from_dict(dca) if dca else None)
+        self.dual_chunk = self.config.dual_chunk_attention
         self.device = torch.device(engine.resolved_device())
         self.dtype = engine.resolved_dtype()
         self.max_model_len = min(engine.max_model_len or self.config.default_max_model_len(),
@@ -54,7 +59,7 @@ class ModelRunner:
     def _capture_decode_graphs(self) -> DecodeGraphs | None:
         """CUDA graphs for decode on a GPU unless `enforce_eager`; a capture that fails warns and leaves
         decoding eager rather than stopping the engine."""
-        if self.device.type != "cuda" or self.engine.enforce_eager:
+        if self.device.type != "cuda" or self.engine.enforce_eager or self.dual_chunk is not None:
             return None
         try:
             return DecodeGraphs(self, graph_batch_sizes(self.engine.max_num_seqs))
@@ -79,7 +84,7 @@ class ModelRunner:
         rope = model.model.rotary_emb  # buffers are computed, not loaded: rebuild on the device in fp32
         with torch.device(self.device):
             fresh = type(rope)(self.config.head_dim, self.config.rope_theta, self.config.rope_scaling,
-                               self.config.max_position_embeddings, self.max_model_len)
+                               self.config.max_position_embeddings, self.max_model_len, self.dual_chunk)
         rope.cos_sin_cache = fresh.cos_sin_cache.float()
         return model
 
@@ -119,8 +124,10 @@ class ModelRunner:
         return max(self.block_size, int(budget) // self._kv_bytes_per_token())
 
     def make_metadata(self, mode: str, q_lens: list[int], ctx_lens: list[int], block_tables: list[list[int]],
-                      slots: torch.Tensor, plan_sparse: bool = True, slots_valid: bool = False) -> AttentionMetadata:
-        """This step's metadata; `slots_valid`: no slot is -1 (every token is written to the cache)."""
+                      slots: torch.Tensor, plan_sparse: bool = True, slots_valid: bool = False,
+                      seq_lens: list[int] | None = None) -> AttentionMetadata:
+        """This step's metadata; `slots_valid`: no slot is -1 (every token is written to the cache);
+        `seq_lens`: each sequence's length for dual chunk attention's length factor (default ctx_lens)."""
         dev = self.device
         width = max(1, max(len(b) for b in block_tables))
         tables = torch.tensor([b + [0] * (width - len(b)) for b in block_tables], dtype=torch.int32)
@@ -132,7 +139,20 @@ class ModelRunner:
             sparse=self._sparse_plan(mode, q_lens, ctx_lens, block_tables) if plan_sparse else None,
             kv_spans=self._kv_spans(ctx_lens, block_tables) if mode == "decode" and dev.type == "cpu" else None,
             slots_valid=slots_valid,
+            dual_chunk=self._dual_chunk_meta(q_lens, ctx_lens, seq_lens or ctx_lens),
         )
+
+    def _dual_chunk_meta(self, q_lens: list[int], ctx_lens: list[int], seq_lens: list[int]) -> DualChunkMeta | None:
+        """Host-side lists and the per-token length factor (vLLM's: a sequence's prompt length, or its
+        current length once generation passes it)."""
+        if self.dual_chunk is None:
+            return None
+        factors = [self.dual_chunk.length_scale(n) for n in seq_lens]
+        scale = None
+        if any(f != 1.0 for f in factors):
+            per_token = [f for f, n in zip(factors, q_lens, strict=True) for _ in range(n)]
+            scale = torch.tensor(per_token, dtype=torch.float32, device=self.device)
+        return DualChunkMeta(self.dual_chunk.chunk_len, [0, *itertools.accumulate(q_lens)], list(ctx_lens), scale)
 
     def _kv_spans(self, ctx_lens: list[int], block_tables: list[list[int]]) -> list[slice] | None:
         """Each sequence's cached tokens as one slice of the cache's flat slot axis, found once per step for
@@ -150,7 +170,7 @@ class ModelRunner:
     def _sparse_plan(self, mode: str, q_lens: list[int], ctx_lens: list[int], block_tables: list[list[int]]
                      ) -> SparsePlan | None:
         """Split the step into vertical-slash sequences and a dense remainder (None: all dense)."""
-        if not self.engine.sparse_prefill or mode == "decode":
+        if not self.engine.sparse_prefill or mode == "decode" or self.dual_chunk is not None:
             return None
         picked = sparse_indices(q_lens, ctx_lens, self.engine.sparse_prefill_threshold)
         if not picked:
@@ -214,8 +234,9 @@ class ModelRunner:
         if mode == "decode" and self.decode_graphs is not None and self.decode_graphs.fits(len(ids)):
             hidden = self.decode_graphs.run(ids, positions, slots, ctx_lens, tables)
         else:
+            seq_lens = [max(len(s.prompt_token_ids), c) for s, c in zip(batch.seqs, ctx_lens, strict=True)]
             meta = self.make_metadata(mode, q_lens, ctx_lens, tables, torch.tensor(slots, dtype=torch.long, device=dev),
-                                      slots_valid=True)
+                                      slots_valid=True, seq_lens=seq_lens)
             hidden = self.model(torch.tensor(ids, dtype=torch.long, device=dev),
                                 torch.tensor(positions, dtype=torch.long, device=dev), meta)
         if not last:
