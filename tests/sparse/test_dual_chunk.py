@@ -179,22 +179,21 @@ def test_checkpoint_declaring_dca_is_read_and_can_be_turned_off(checkpoint):  # 
     cfg = ModelConfig.from_pretrained(path)
     assert cfg.dual_chunk_attention == DualChunkConfig(48, 16)
     assert cfg.default_max_model_len() == 64  # its declared window by default ...
-    llm = LLM(path, kv_cache_tokens=2048, max_model_len=1000)  # ... and any length the cache holds
-    off = LLM(path, kv_cache_tokens=2048, dual_chunk_attention=False)
+    llm = LLM(path, dtype="float32", kv_cache_tokens=2048, max_model_len=1000)  # ... and any length the cache holds
+    off = LLM(path, dtype="float32", kv_cache_tokens=2048, dual_chunk_attention=False)
     try:
         assert llm.engine.runner.max_model_len == 1000
         assert off.engine.runner.dual_chunk is None and off.engine.runner.max_model_len == 64
         short = _prompts()[1]  # within one chunk DCA is plain RoPE (test above)
-        assert torch.allclose(llm.engine.runner.prefill_logits(short), off.engine.runner.prefill_logits(short),
-                              atol=1e-4)
+        runner, plain = llm.engine.runner, off.engine.runner
+        assert torch.allclose(runner.prefill_logits(short), plain.prefill_logits(short), atol=1e-4)
         long = _prompts()[2][:60]
-        assert not torch.allclose(llm.engine.runner.prefill_logits(long)[-1],
-                                  off.engine.runner.prefill_logits(long)[-1], atol=1e-2)
+        assert not torch.allclose(runner.prefill_logits(long)[-1], plain.prefill_logits(long)[-1], atol=1e-2)
     finally:
         llm.close()
         off.close()
     with pytest.raises(ValueError, match="replaces rope scaling"):
-        LLM(path, kv_cache_tokens=256, rope_scaling={"rope_type": "dynamic", "factor": 2.0})
+        LLM(path, dtype="float32", kv_cache_tokens=256, rope_scaling={"rope_type": "dynamic", "factor": 2.0})
 
 
 @pytest.mark.parametrize("block", [DCA, DCA_SCALED], ids=["dca", "dca-length-scaled"])
@@ -202,9 +201,9 @@ def test_engine_matches_transformers_running_the_definition(checkpoint, block, m
     state, path = checkpoint
     ref = DefinitionQwen2(state, block, monkeypatch)
     ids = _prompts()[-1]
-    llm = LLM(path, kv_cache_tokens=2048, max_model_len=512, dual_chunk_attention=block)
+    llm = LLM(path, dtype="float32", kv_cache_tokens=2048, max_model_len=512, dual_chunk_attention=block)
     try:
-        ours = llm.engine.runner.prefill_logits(ids)
+        ours = llm.engine.runner.prefill_logits(ids).cpu()
         want = ref.logits(ids)
         assert (ours - want).abs().max().item() < 1e-3 * want.abs().max().item()
     finally:
@@ -212,7 +211,8 @@ def test_engine_matches_transformers_running_the_definition(checkpoint, block, m
     # chunked prefill (16-token chunks straddle the 32-token DCA chunks), 4 prompts batched, then decode
     steps = 12
     expected = [ref.greedy(p, steps) for p in _prompts()]
-    llm = LLM(path, kv_cache_tokens=2048, max_model_len=512, max_num_batched_tokens=16, dual_chunk_attention=block)
+    llm = LLM(path, dtype="float32", kv_cache_tokens=2048, max_model_len=512, max_num_batched_tokens=16,
+              dual_chunk_attention=block)
     try:
         got = [o.outputs[0].token_ids for o in llm.generate(_prompts(), SamplingParams(max_tokens=steps,
                                                                                         ignore_eos=True))]
