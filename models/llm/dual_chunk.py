@@ -136,14 +136,18 @@ def dual_chunk_attention_seq(q: DualChunkQueries, k: torch.Tensor, v: torch.Tens
     """One sequence: its last n = len(q) tokens attend over all its keys k, v [L, Hkv, D] (rotated).
 
     Queries go by blocks inside one chunk, so that a block's keys are [inter | successive | intra], three
-    consecutive key ranges whose score blocks concatenate into one row before the softmax."""
+    consecutive key ranges whose scores are written side by side into one buffer (reused by every block:
+    allocating it, and the elementwise passes over it, cost more than the matmuls on a CPU). Only the
+    block's own keys need the causal mask; fp32 runs the softmax in place and normalises after P @ V."""
     n, hq, d = q.intra.shape
     lk, hkv = k.shape[0], k.shape[1]
+    g = hq // hkv
     scale = sm_scale if sm_scale is not None else d ** -0.5
     kt, vt = k.permute(1, 2, 0), v.transpose(0, 1)  # [Hkv, D, L], [Hkv, L, D]
     out = torch.empty_like(q.intra)
     first = lk - n
     block = max(1, min(1024, SCORE_BUDGET // max(1, hq * lk)))
+    buf = q.intra.new_empty(hq * min(block, n) * lk)
     pos = first
     while pos < lk:
         chunk = pos // chunk_len
@@ -152,18 +156,18 @@ def dual_chunk_attention_seq(q: DualChunkQueries, k: torch.Tensor, v: torch.Tens
         m = end - pos
         intra_start = chunk * chunk_len
         succ_start = max(0, intra_start - chunk_len)
-        parts = []
-        if succ_start > 0:
-            parts.append(_grouped(q.inter[rows], hkv) @ kt[:, :, :succ_start])
-        if intra_start > 0:
-            parts.append(_grouped(q.succ[rows], hkv) @ kt[:, :, succ_start:intra_start])
-        intra = _grouped(q.intra[rows], hkv) @ kt[:, :, intra_start:end]
-        q_pos = torch.arange(pos, end, device=k.device).repeat(hq // hkv)[:, None]
-        key_pos = torch.arange(intra_start, end, device=k.device)[None, :]
-        parts.append(intra.masked_fill(key_pos > q_pos, float("-inf")))
-        probs = torch.softmax(torch.cat(parts, dim=-1).float() * scale, dim=-1)
-        o = probs.to(v.dtype) @ vt[:, :end]  # [Hkv, G*m, D]
-        out[rows] = o.view(hkv, hq // hkv, m, d).permute(2, 0, 1, 3).reshape(m, hq, d)
+        scores = buf[: hq * m * end].view(hkv, g * m, end)
+        for part, lo, hi in ((q.inter, 0, succ_start), (q.succ, succ_start, intra_start), (q.intra, intra_start, end)):
+            if hi > lo:
+                torch.matmul(_grouped(part[rows], hkv) * scale, kt[:, :, lo:hi], out=scores[:, :, lo:hi])
+        future = torch.ones(m, m, dtype=torch.bool, device=k.device).triu_(1).repeat(g, 1)  # [G*m, m]
+        scores[:, :, pos:end].masked_fill_(future, float("-inf"))
+        if scores.dtype == torch.float32:
+            scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
+            o = torch.matmul(scores, vt[:, :end]) / scores.sum(dim=-1, keepdim=True)
+        else:
+            o = torch.softmax(scores.float(), dim=-1).to(v.dtype) @ vt[:, :end]
+        out[rows] = o.view(hkv, g, m, d).permute(2, 0, 1, 3).reshape(m, hq, d).to(out.dtype)
         pos = end
     return out
 

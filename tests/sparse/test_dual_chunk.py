@@ -84,6 +84,18 @@ def test_engine_attention_matches_the_definition(n, hq, hkv, last, scaled, monke
     assert (_engine_side(q, k, v, cfg, scale, last) - ours).abs().max().item() < 1e-5
 
 
+def test_bf16_stays_close_to_the_definition():
+    """bf16 (the GPU dtype) takes the out-of-place softmax branch."""
+    cfg = DualChunkConfig(**DCA)
+    q, k, v = _qkv(120, 4, 2, seed=9)
+    ref = dual_chunk_attention_ref(q, k, v, _cache(cfg), cfg)
+    queries, k_rot = rotate_dual_chunk(q, k, dual_chunk_step(torch.arange(120), _cache(cfg), cfg), None)
+    low = DualChunkQueries(*(x.bfloat16() for x in (queries.intra, queries.succ, queries.inter)))
+    ours = dual_chunk_attention_seq(low, k_rot.bfloat16(), v.bfloat16(), cfg.chunk_len)
+    assert ours.dtype == torch.bfloat16
+    assert (ours.float() - ref).abs().max().item() < 3e-2
+
+
 def test_config_errors_name_the_problem():
     with pytest.raises(ValueError, match="local_size < chunk_size"):
         DualChunkConfig(chunk_size=64, local_size=64)
