@@ -1,0 +1,326 @@
+"""longlens against the recipe a user would write, on real long documents with real questions.
+
+    python bench/eval_real.py                          # retrieval on financial_qa and multidoc_qa (minutes)
+    python bench/eval_real.py --sets coursera,tpo      # the multiple-choice lecture sets
+    python bench/eval_real.py --limit 20               # a slice: the first 20 questions of each set
+
+Reads `../shared/realdata/` (or `--data`). Each L-Eval document is written to a `.txt` file and ingested into
+one collection per set; each question is searched within its own document, as a user would:
+`ll.search(q, k=30, collection=<set>, document=<file name>)`. Beside it, in the same process, the recipe a
+user writes instead: LangChain's `RecursiveCharacterTextSplitter(1000, 200)` + the same packaged MiniLM +
+exact cosine, and `rank_bm25.BM25Okapi` over those same chunks (tokens: lower-cased alphanumeric words).
+
+Scores (`longlens.evalmetrics`, see ../shared/realdata/README.md): evidence recall, the share of the
+reference answer's content words found in the retrieved text, best first, cut at 300 / 600 / 1,200 words
+(for the multiple-choice sets the reference is the correct options' text); `hit@600`, every content word
+found. Rows per set: `even` (the documents settings are chosen on), `odd` (the honest figures), `unique`
+(both), and `repeated`: the questions on documents that L-Eval repeats under a new index, searched under the
+copy's own file name, so a loss there is seen for what it is. Writes bench/out/eval_real.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import print_table  # noqa: E402
+
+from longlens.evalmetrics import evidence_recall, letters, option_text, take_words  # noqa: E402
+
+SETS = {
+    "financial_qa": "leval_financial_qa.jsonl.gz",
+    "multidoc_qa": "leval_multidoc_qa.jsonl.gz",
+    "coursera": "leval_coursera.jsonl.gz",
+    "tpo": "leval_tpo.jsonl.gz",
+}
+DEFAULT_SETS = "financial_qa,multidoc_qa"
+MULTIPLE_CHOICE = {"coursera", "tpo"}
+BUDGETS = (300, 600, 1200)
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+K = 30  # passages asked of every system; 30 is past every budget for every chunk size here
+GROUPS = ("even", "odd", "unique", "repeated")
+RECIPE_DENSE = "recipe: LangChain 1000/200 + MiniLM cosine"
+RECIPE_BM25 = "recipe: rank_bm25 on the same chunks"
+
+
+@dataclass
+class Question:
+    text: str
+    reference: str  # the reference answer (free text) or the letters (multiple choice)
+    evidence: str  # what evidence recall looks for: the answer, or the correct options' text
+
+
+@dataclass
+class Document:
+    set_name: str
+    index: int
+    text: str
+    questions: list[Question] = field(default_factory=list)
+    copy_of: str | None = None  # the name of the earlier document with the same text
+
+    @property
+    def name(self) -> str:
+        return f"{self.set_name}_{self.index:02d}"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.txt"
+
+    @property
+    def group(self) -> str:
+        """`repeated` for a copy; else `even` (settings are chosen here) or `odd` (reported)."""
+        if self.copy_of is not None:
+            return "repeated"
+        return "even" if self.index % 2 == 0 else "odd"
+
+
+def load_set(data: Path, set_name: str, limit: int | None = None, docs: int | None = None) -> list[Document]:
+    """The set's documents in file order, each with its questions (at most `limit` questions in all).
+
+    L-Eval repeats some documents under a new index; each copy is kept, marked `copy_of` the first one.
+    """
+    out: list[Document] = []
+    first: dict[str, str] = {}
+    taken = 0
+    with gzip.open(data / SETS[set_name], "rt", encoding="utf-8") as fh:
+        for index, line in enumerate(fh):
+            if (docs is not None and len(out) >= docs) or (limit is not None and taken >= limit):
+                break
+            row = json.loads(line)
+            doc = Document(set_name, index, row["input"])
+            doc.copy_of = first.get(row["input"])
+            first.setdefault(row["input"], doc.name)
+            for q, a in zip(row["instructions"], row["outputs"], strict=True):
+                if limit is not None and taken >= limit:
+                    break
+                if set_name in MULTIPLE_CHOICE:
+                    a = "".join(sorted(letters(a)))
+                    evidence = " ".join(option_text(q, letter) for letter in a)
+                else:
+                    evidence = a
+                doc.questions.append(Question(q, a, evidence))
+                taken += 1
+            out.append(doc)
+    return out
+
+
+# systems ---------------------------------------------------------------------------------------
+
+Searcher = Callable[[Document, str], list[str]]  # (document, question) -> passages, best first
+
+
+def bm25_tokens(text: str) -> list[str]:
+    """rank_bm25's usual tokens: lower-cased alphanumeric words."""
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+class Recipe:
+    """What a user writes instead: character chunks, MiniLM + exact cosine, or rank_bm25 on the same chunks."""
+
+    def __init__(self, embed_path: str) -> None:
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+        from sentence_transformers import SentenceTransformer
+
+        self.splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+        self.model = SentenceTransformer(embed_path, device="cpu")
+        self.chunks: dict[str, list[str]] = {}
+        self.vectors: dict[str, object] = {}
+        self.bm25: dict[str, object] = {}
+
+    def ingest(self, docs: list[Document]) -> float:
+        """Chunk, embed and index every document (copies too: the recipe does not know they repeat)."""
+        from rank_bm25 import BM25Okapi
+
+        t0 = time.perf_counter()
+        for doc in docs:
+            chunks = self.splitter.split_text(doc.text)
+            self.chunks[doc.name] = chunks
+            self.vectors[doc.name] = self.model.encode(chunks, normalize_embeddings=True, batch_size=32)
+            self.bm25[doc.name] = BM25Okapi([bm25_tokens(c) for c in chunks])
+        return time.perf_counter() - t0
+
+    def dense(self, doc: Document, question: str) -> list[str]:
+        q = self.model.encode([question], normalize_embeddings=True)[0]
+        scores = self.vectors[doc.name] @ q
+        return [self.chunks[doc.name][i] for i in scores.argsort()[::-1][:K]]
+
+    def keyword(self, doc: Document, question: str) -> list[str]:
+        scores = self.bm25[doc.name].get_scores(bm25_tokens(question))
+        return [self.chunks[doc.name][i] for i in scores.argsort()[::-1][:K]]
+
+
+class LongLensSystem:
+    """longlens as a user runs it: files on disk, `ingest`, then `search(..., document=<file name>)`."""
+
+    def __init__(self, data_dir: Path, **overrides: object) -> None:
+        from longlens import LongLens
+
+        self.ll = LongLens(data_dir=data_dir, workers=1, **overrides)
+        self.files = data_dir / "files"
+        self.files.mkdir(parents=True, exist_ok=True)
+
+    def ingest(self, docs: list[Document], collection: str) -> float:
+        paths = []
+        for doc in docs:
+            path = self.files / collection / doc.file_name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(doc.text, encoding="utf-8")
+            paths.append(path)
+        t0 = time.perf_counter()
+        report = self.ll.ingest(paths, collection=collection)
+        if report.failed:
+            raise RuntimeError(f"ingestion failed: {report.failed}")
+        return time.perf_counter() - t0
+
+    def searcher(self, mode: str, collection: str) -> Searcher:
+        def search(doc: Document, question: str) -> list[str]:
+            hits = self.ll.search(question, k=K, collection=collection, document=doc.file_name, mode=mode)
+            return [h.text for h in hits]
+
+        return search
+
+    def close(self) -> None:
+        self.ll.close()
+
+
+# scoring ---------------------------------------------------------------------------------------
+
+
+def score_retrieval(docs: list[Document], system: str, search: Searcher) -> list[dict]:
+    """Per question: evidence recall at each budget, whole-answer hit at 600 words, query milliseconds."""
+    out = []
+    for doc in docs:
+        for number, q in enumerate(doc.questions):
+            t0 = time.perf_counter()
+            passages = search(doc, q.text)
+            ms = (time.perf_counter() - t0) * 1e3
+            row = {"system": system, "doc": doc.name, "question": number, "group": doc.group, "ms": ms}
+            for budget in BUDGETS:
+                row[f"recall@{budget}"] = evidence_recall(q.evidence, take_words(passages, budget))
+            row["hit@600"] = float(row["recall@600"] == 1.0)
+            out.append(row)
+    return out
+
+
+def in_group(row: dict, group: str) -> bool:
+    return row["group"] == group or (group == "unique" and row["group"] in ("even", "odd"))
+
+
+def summarise(per_question: list[dict], set_name: str, ingest_s: dict[str, float]) -> list[dict]:
+    """One row per group and system: mean scores, ingestion seconds, mean query milliseconds."""
+    rows = []
+    systems = list(dict.fromkeys(r["system"] for r in per_question))
+    for group in GROUPS:
+        for system in systems:
+            rs = [r for r in per_question if r["system"] == system and in_group(r, group)]
+            if not rs:
+                continue
+            row: dict = {"set": set_name, "docs": group, "system": system, "questions": len(rs)}
+            for key in (*(f"recall@{b}" for b in BUDGETS), "hit@600"):
+                row[key] = statistics.fmean(r[key] for r in rs)
+            row["ingest_s"] = ingest_s["longlens" if system.startswith("longlens") else "recipe"]
+            row["query_ms"] = statistics.fmean(r["ms"] for r in rs)
+            rows.append(row)
+    return rows
+
+
+def make_systems(work: Path, overrides: dict) -> tuple[Recipe, LongLensSystem]:
+    from longlens.models.embedder import DEFAULT_EMBEDDER, resolve_embedder_path
+
+    return Recipe(resolve_embedder_path(DEFAULT_EMBEDDER)), LongLensSystem(work / "lens", **overrides)
+
+
+def run_retrieval(
+    sets: dict[str, list[Document]], recipe: Recipe, lens: LongLensSystem, progress: bool = True
+) -> tuple[list[dict], list[dict]]:
+    """Ingest every set into both systems, then score each system's search on every question."""
+    table, per_question = [], []
+    for set_name, docs in sets.items():
+        ingest_s = {"recipe": recipe.ingest(docs), "longlens": lens.ingest(docs, set_name)}
+        systems: dict[str, Searcher] = {RECIPE_DENSE: recipe.dense, RECIPE_BM25: recipe.keyword}
+        for mode in ("hybrid", "dense", "keyword"):
+            label = "longlens hybrid (default)" if mode == "hybrid" else f"longlens {mode}"
+            systems[label] = lens.searcher(mode, set_name)
+        rows: list[dict] = []
+        for system, search in systems.items():
+            t0 = time.perf_counter()
+            rows.extend(score_retrieval(docs, system, search))
+            if progress:
+                print(f"  {set_name}: {system} in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        for r in rows:
+            r["set"] = set_name
+        per_question.extend(rows)
+        table.extend(summarise(rows, set_name, ingest_s))
+    return table, per_question
+
+
+def ratio_rows(table: list[dict]) -> list[dict]:
+    """longlens's default over the better recipe, per set and group, at each budget."""
+    out = []
+    for key in dict.fromkeys((r["set"], r["docs"]) for r in table):
+        rows = [r for r in table if (r["set"], r["docs"]) == key]
+        lens = next(r for r in rows if r["system"].startswith("longlens hybrid"))
+        recipes = [r for r in rows if r["system"].startswith("recipe")]
+        row: dict = {"set": key[0], "docs": key[1]}
+        for b in BUDGETS:
+            best = max(r[f"recall@{b}"] for r in recipes)
+            row[f"x@{b}"] = lens[f"recall@{b}"] / best if best else float("nan")
+        out.append(row)
+    return out
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding the L-Eval .jsonl.gz files")
+    ap.add_argument("--sets", default=DEFAULT_SETS, help=f"comma-separated, of {', '.join(SETS)}")
+    ap.add_argument("--limit", type=int, default=None, help="at most N questions per set (a slice)")
+    ap.add_argument("--docs", type=int, default=None, help="only the first N documents of each set")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "eval_real.json")
+    args = ap.parse_args(argv)
+    unknown = [s for s in args.sets.split(",") if s not in SETS]
+    if unknown:
+        ap.error(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(SETS)}")
+    if not args.data.is_dir():
+        ap.error(f"no real data at {args.data} (pass --data)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    sets = {s: load_set(args.data, s, args.limit, args.docs) for s in args.sets.split(",")}
+    result: dict = {
+        "sets": {s: {"docs": len(d), "questions": sum(len(x.questions) for x in d)} for s, d in sets.items()},
+    }
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        recipe, lens = make_systems(Path(tmp), {})
+        try:
+            table, per_question = run_retrieval(sets, recipe, lens)
+        finally:
+            lens.close()
+    print_table("Evidence recall at a budget of retrieved words, best first (same MiniLM everywhere)", table)
+    ratios = ratio_rows(table)
+    print_table("longlens default / the better recipe", ratios)
+    result.update(retrieval=table, ratios=ratios, per_question=per_question, seconds=time.perf_counter() - t0)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {args.out} ({result['seconds']:.0f} s)")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The real-document evaluation (bench/eval_real.py) runs end to end on a slice and scores what it claims."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "eval_real.py"
+REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
+PLANTED = "The harbour ferry Kestrel carries 412 passengers and was launched at Tobermory in 1987."
+PLANTED_Q = "How many passengers does the harbour ferry Kestrel carry, and where was it launched?"
+PLANTED_A = "412 passengers, launched at Tobermory"
+FILLER = [
+    "Quarterly revenue rose on stronger demand for industrial sensors across Europe and Asia.",
+    "The board approved a dividend and discussed capital expenditure on the new assembly plant.",
+    "Operating margins narrowed because freight costs climbed during the second half of the year.",
+    "Management expects inventory levels to normalise once the supply of semiconductors improves.",
+    "Research spending focused on battery chemistry and on software for predictive maintenance.",
+]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("eval_real", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["eval_real"] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _document(seed: int, planted: bool) -> str:
+    paragraphs = [" ".join(FILLER[(seed + i + j) % len(FILLER)] for j in range(4)) for i in range(40)]
+    if planted:
+        paragraphs.insert(23, PLANTED)
+    return "\n\n".join(paragraphs)
+
+
+def _leval_file(folder: Path) -> None:
+    """Two documents in L-Eval's format (about 10 questions) and a third that repeats the first."""
+    questions = [f"What did the company say about {w}?" for w in ("freight", "dividends", "batteries", "inventory")]
+    answers = ["Freight costs climbed.", "The board approved a dividend.", "Battery chemistry.", "It normalises."]
+    rows = [
+        {"input": _document(0, True), "instructions": [PLANTED_Q, *questions], "outputs": [PLANTED_A, *answers]},
+        {"input": _document(2, False), "instructions": questions, "outputs": answers},
+    ]
+    rows.append(dict(rows[0]))  # L-Eval repeats documents under a new index
+    with gzip.open(folder / "leval_financial_qa.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in rows)
+
+
+def test_eval_real_slice_end_to_end(tmp_path):
+    data = tmp_path / "realdata"
+    data.mkdir()
+    _leval_file(data)
+    out = tmp_path / "eval.json"
+    result = _bench().main(["--data", str(data), "--sets", "financial_qa", "--out", str(out)])
+    assert json.loads(out.read_text())["sets"] == {"financial_qa": {"docs": 3, "questions": 14}}
+
+    systems = {r["system"] for r in result["retrieval"]}
+    assert len(systems) == 5 and sum(s.startswith("recipe") for s in systems) == 2
+    assert {r["docs"] for r in result["retrieval"]} == {"even", "odd", "unique", "repeated"}
+    for row in result["retrieval"]:
+        for key in ("recall@300", "recall@600", "recall@1200", "hit@600"):
+            assert 0.0 <= row[key] <= 1.0, row
+        assert row["query_ms"] > 0 and row["ingest_s"] > 0
+
+    planted = [r for r in result["per_question"] if r["doc"] == "financial_qa_00" and r["question"] == 0]
+    by_system = {r["system"]: r for r in planted}
+    assert by_system["longlens hybrid (default)"]["recall@300"] == 1.0
+    assert by_system["recipe: rank_bm25 on the same chunks"]["recall@300"] == 1.0
+
+
+def test_eval_real_refuses_unknown_set(tmp_path):
+    with pytest.raises(SystemExit):
+        _bench().main(["--data", str(tmp_path), "--sets", "nope"])
+
+
+@pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is not on this machine")
+def test_eval_real_loads_the_real_sets_with_their_copies():
+    bench = _bench()
+    docs = bench.load_set(REALDATA, "financial_qa")
+    assert len(docs) == 8 and sum(len(d.questions) for d in docs) == 68
+    assert [d.name for d in docs if d.copy_of] == ["financial_qa_06", "financial_qa_07"]
+    assert {d.copy_of for d in docs if d.copy_of} == {"financial_qa_04"}
+    sliced = bench.load_set(REALDATA, "multidoc_qa", limit=10)
+    assert sum(len(d.questions) for d in sliced) == 10
