@@ -118,11 +118,15 @@ class LongLens:
         *,
         k: int = 5,
         collection: str | Sequence[str] | None = None,
-        document: str | None = None,
+        document: str | Sequence[str] | None = None,
         doc_type: str | None = None,
         mode: SearchMode = "hybrid",
     ) -> list[Hit]:
-        """The `k` chunks most relevant to `query`, best first (hybrid: dense + keyword, fused by rank)."""
+        """The `k` chunks most relevant to `query`, best first (hybrid: dense + keyword, fused by rank).
+
+        `document`: one or more ids, paths or file names; `doc_type`: pdf, docx, video... A document or type
+        that matches nothing raises `NoMatchError`.
+        """
         filters = Filters(self._target_collections(collection), document, doc_type)
         return self.retriever.retrieve(query, k, filters, mode)
 
@@ -142,7 +146,7 @@ class LongLens:
         question: str,
         *,
         collection: str | Sequence[str] | None = None,
-        document: str | None = None,
+        document: str | Sequence[str] | None = None,
         doc_type: str | None = None,
         options: AskOptions | None = None,
     ) -> Iterator[str | Attribution | Citation]:
@@ -159,7 +163,7 @@ class LongLens:
         question: str,
         *,
         collection: str | Sequence[str] | None = None,
-        document: str | None = None,
+        document: str | Sequence[str] | None = None,
         doc_type: str | None = None,
         options: AskOptions | None = None,
     ) -> Answer:

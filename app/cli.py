@@ -30,6 +30,16 @@ DataDir = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 CollectionOpt = Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection name.")]  # noqa: UP045
+DocumentOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option(
+        "--document", "-d", help="Only this document: file name, path or id (see `longlens ls`); repeatable."
+    ),
+]
+TypeOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--type", "-t", help="Only documents of this type: pdf, docx, html, markdown, text, video..."),
+]
 
 
 def _lens(data_dir: Path | None):  # noqa: ANN202 - LongLens, imported lazily to keep --help fast
@@ -173,6 +183,8 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="Number of results.")] = 5,
     collection: CollectionOpt = None,
+    document: DocumentOpt = None,
+    doc_type: TypeOpt = None,
     mode: Annotated[str, typer.Option(help="hybrid, dense or keyword.")] = "hybrid",
     as_json: JsonFlag = False,
     data_dir: DataDir = None,
@@ -180,7 +192,9 @@ def search(
     """Find the chunks closest to a query, with their document and page (or time range)."""
     try:
         with _lens(data_dir) as ll:
-            hits = ll.search(query, k=k, collection=collection, mode=mode)  # type: ignore[arg-type]
+            hits = ll.search(
+                query, k=k, collection=collection, document=document, doc_type=doc_type, mode=mode  # type: ignore[arg-type]
+            )
     except LongLensError as exc:
         _fail(str(exc), 2)
     if as_json:
@@ -198,6 +212,8 @@ def search(
 def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
     collection: CollectionOpt = None,
+    document: DocumentOpt = None,
+    doc_type: TypeOpt = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="Most passages to give the model.")] = 8,
     mode: Annotated[str, typer.Option(help="Retrieval: hybrid, dense or keyword.")] = "hybrid",
     rerank: Annotated[bool, typer.Option(help="Use the configured reranker.")] = True,
@@ -224,7 +240,8 @@ def ask(
     citations: list[Citation] = []
     try:
         with _lens(data_dir) as ll:
-            for event in ll.stream(question, collection=collection, options=opts):
+            events = ll.stream(question, collection=collection, document=document, doc_type=doc_type, options=opts)
+            for event in events:
                 if isinstance(event, Citation):
                     citations.append(event)
                     continue

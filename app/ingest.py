@@ -1,9 +1,11 @@
 """The ingestion pipeline: discover → check → parse + chunk (worker processes) → embed → store → index.
 
-Idempotent: a file whose content hash is already stored is skipped; a changed file replaces its chunks in
-one transaction. Crash-safe: the database commit is the point of no return for each file, and the FAISS
-index is reconciled against the database whenever it is opened, so a killed run followed by a new run
-ends exactly where one clean run would.
+Idempotent: a file whose content hash is already stored under its path is skipped; a changed file replaces
+its chunks in one transaction. A file with the same content as another document of the collection becomes a
+document of its own (searchable, citable and removable under its own name) that reuses the stored chunks and
+vectors instead of parsing and embedding again. Crash-safe: the database commit is the point of no return
+for each file, and the FAISS index is reconciled against the database whenever it is opened, so a killed
+run followed by a new run ends exactly where one clean run would.
 """
 
 from __future__ import annotations
@@ -117,8 +119,9 @@ class Ingestor:
         for indexes in self._all_indexes:  # opening reconciles what a crashed run left behind
             indexes.get(cid, self.embedder.dim)
         run_id = self.store.start_run(cid, {"paths": [str(p) for p in paths], "recursive": recursive})
-        todo = self._check(found.files, cid, report, progress)
+        todo, copies = self._check(found.files, cid, report, progress)
         self._process(todo, cid, workers or self.settings.workers, report, progress)
+        self._process(self._store_copies(copies, cid, report, progress), cid, 1, report, progress)
         self._save_indexes()
         report.seconds = time.perf_counter() - started
         self.store.finish_run(run_id, report.to_dict())
@@ -126,10 +129,11 @@ class Ingestor:
 
     def _check(
         self, files: list[Path], cid: int, report: IngestReport, progress: IngestProgress
-    ) -> list[tuple[Path, str, int]]:
-        """Size, permission and hash checks; returns the files that need (re-)ingesting."""
-        todo = []
-        batch_shas: dict[str, str] = {}
+    ) -> tuple[list[tuple[Path, str, int]], list[tuple[Path, str, int]]]:
+        """Size, permission and hash checks; returns the files to parse and those whose content is stored
+        (or about to be, earlier in this batch) under another name."""
+        todo, copies = [], []
+        batch_shas: set[str] = set()
         for path in files:
             key = str(path)
             try:
@@ -157,14 +161,34 @@ class Ingestor:
             if existing is not None and existing.status == "ready" and existing.sha256 == sha:
                 self._skip(report, progress, key, "unchanged")
                 continue
-            twin = self.store.find_ready_by_sha(cid, sha)
-            twin_path = twin.source_path if twin is not None and twin.source_path != key else batch_shas.get(sha)
-            if twin_path:
-                self._skip(report, progress, key, f"same content as {twin_path}")
+            if sha in batch_shas or self.store.find_ready_by_sha(cid, sha) is not None:
+                copies.append((path, sha, size))
                 continue
-            batch_shas[sha] = key
+            batch_shas.add(sha)
             todo.append((path, sha, size))
-        return todo
+        return todo, copies
+
+    def _store_copies(
+        self, copies: list[tuple[Path, str, int]], cid: int, report: IngestReport, progress: IngestProgress
+    ) -> list[tuple[Path, str, int]]:
+        """Store each copy as its own document with its twin's chunks and vectors; returns the copies whose
+        twin failed, to be parsed after all."""
+        left = []
+        for path, sha, size in copies:
+            key = str(path)
+            twin = self.store.find_ready_by_sha(cid, sha)
+            if twin is None:
+                left.append((path, sha, size))
+                continue
+            t0 = time.perf_counter()
+            chunks, embeddings = self.store.stored_chunks(twin.id)
+            prepared = Prepared(
+                path=key, doc_type=twin.doc_type, title=twin.title, page_count=twin.page_count,
+                duration=twin.duration, warnings=list(twin.warnings or []), chunks=chunks,
+            )
+            self._write(prepared, cid, sha, size, embeddings, report, progress, same_as=twin.source_path)
+            report.timings["store"] += time.perf_counter() - t0
+        return left
 
     def _process(
         self,
@@ -232,6 +256,19 @@ class Ingestor:
             embeddings[part] = self.embedder.encode([texts[i] for i in part])
             progress.file_advanced(prepared.path, 1)
         t1 = time.perf_counter()
+        self._write(prepared, cid, sha, size, embeddings, report, progress)
+        report.timings["parse"] += prepared.parse_seconds
+        report.timings["chunk"] += prepared.chunk_seconds
+        report.timings["embed"] += t1 - t0
+        report.timings["store"] += time.perf_counter() - t1
+
+    def _write(
+        self, prepared: Prepared, cid: int, sha: str, size: int, embeddings: np.ndarray, report: IngestReport,
+        progress: IngestProgress, same_as: str | None = None,
+    ) -> None:
+        """Commit one document and its chunks, then bring the indexes along; `same_as`: the stored document
+        whose chunks these are."""
+        chunks = prepared.chunks
         doc_id, new_ids, removed = self.store.replace_document(
             cid,
             prepared.path,
@@ -249,14 +286,6 @@ class Ingestor:
         if self.keyword_indexes is not None:
             keyword_texts = [keyword_text(c.text, c.heading_path) for c in chunks]
             self.keyword_indexes.apply(cid, self.embedder.dim, new_ids, keyword_texts, removed)
-        t2 = time.perf_counter()
-        for key, value in (
-            ("parse", prepared.parse_seconds),
-            ("chunk", prepared.chunk_seconds),
-            ("embed", t1 - t0),
-            ("store", t2 - t1),
-        ):
-            report.timings[key] += value
         report.ok.append(prepared.path)
         report.documents.append(
             {
@@ -269,9 +298,12 @@ class Ingestor:
                 "chunks": len(chunks),
                 "replaced": bool(removed),
                 "warnings": prepared.warnings,
+                "same_content_as": same_as,
             }
         )
         detail = f"{len(chunks)} chunks" + (f", {len(prepared.warnings)} warnings" if prepared.warnings else "")
+        if same_as:
+            detail = f"same content as {same_as}: {len(chunks)} chunks reused"
         progress.file_finished(prepared.path, "ok", detail)
 
     def _fail(

@@ -13,7 +13,7 @@ from longlens import keyword_search
 from longlens.indexes import IndexSet
 from longlens.models.embedder import Embedder
 from longlens.retrieval.fusion import reciprocal_rank_fusion
-from longlens.schema import Hit, LongLensError
+from longlens.schema import Hit, LongLensError, NoMatchError
 from longlens.store import CollectionInfo, Store
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
@@ -21,11 +21,16 @@ SearchMode = Literal["hybrid", "dense", "keyword"]
 
 @dataclass
 class Filters:
-    """Metadata filters: which collections, and optionally one document and/or one document type."""
+    """Metadata filters: which collections, and optionally documents (each an id, path or file name) and/or
+    one document type. A document or type that matches nothing raises `NoMatchError`."""
 
     collections: list[CollectionInfo]
-    document: str | None = None
+    document: str | Sequence[str] | None = None
     doc_type: str | None = None
+
+    @property
+    def documents(self) -> list[str]:
+        return [self.document] if isinstance(self.document, str) else list(self.document or [])
 
 
 _KEYWORD_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="longlens-keyword")
@@ -50,12 +55,8 @@ class HybridRetriever:
             raise LongLensError(f"unknown search mode '{mode}' (hybrid, dense or keyword)")
         if not filters.collections or k <= 0:
             return []
-        doc_ids = None
-        if filters.document is not None or filters.doc_type is not None:
-            doc_ids = self.store.document_ids([c.id for c in filters.collections], filters.document, filters.doc_type)
-            if not doc_ids:
-                return []
-        fetch = k if mode != "hybrid" else max(2 * k, 20)
+        doc_ids = self._document_ids(filters)
+        fetch = max(2 * k, 20)  # room to drop repeated passages (copies of a document) and still return k
         keyword_job = None
         allowed = self.store.chunk_ids_of_documents(doc_ids) if doc_ids is not None else None
         if mode != "dense" and self.keyword_indexes is None:  # the database works while the query is embedded
@@ -71,7 +72,27 @@ class HybridRetriever:
             scored = keyword
         else:
             scored = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in keyword]])
-        return self.store.hits(scored[:k])
+        return distinct(self.store.hits(scored))[:k]
+
+    def _document_ids(self, filters: Filters) -> list[int] | None:
+        """The documents the filters allow (None: all); each named document must match at least one."""
+        if not filters.documents and filters.doc_type is None:
+            return None
+        collections = [c.id for c in filters.collections]
+        where = ", ".join(f"'{c.name}'" for c in filters.collections)
+        kind = f" of type '{filters.doc_type}'" if filters.doc_type else ""
+        if not filters.documents:
+            ids = self.store.document_ids(collections, None, filters.doc_type)
+            if not ids:
+                raise NoMatchError(f"no ready document{kind} in {where}")
+            return ids
+        ids = []
+        for ref in filters.documents:
+            found = self.store.document_ids(collections, ref, filters.doc_type)
+            if not found:
+                raise NoMatchError(f"no ready document{kind} matches '{ref}' in {where} (see `longlens ls`)")
+            ids.extend(i for i in found if i not in ids)
+        return ids
 
     def _dense(
         self, query: str, k: int, collections: Sequence[CollectionInfo], allowed: np.ndarray | None
@@ -99,3 +120,14 @@ class HybridRetriever:
             scored.extend(index.search(query, k, allowed_ids=allowed))
         scored.sort(key=lambda pair: (-pair[1], pair[0]))
         return scored[:k]
+
+
+def distinct(hits: list[Hit]) -> list[Hit]:
+    """`hits` without the repeats of a passage already listed (the same text from a copy of a document)."""
+    seen: set[str] = set()
+    out = []
+    for hit in hits:
+        if hit.text not in seen:
+            seen.add(hit.text)
+            out.append(hit)
+    return out

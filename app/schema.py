@@ -13,6 +13,10 @@ class LongLensError(Exception):
     """Base class for errors that carry a message meant for the user."""
 
 
+class NoMatchError(LongLensError):
+    """A filter (a document, a type) matched nothing: a mistake to report, never an empty result."""
+
+
 class ParseError(LongLensError):
     """A source file could not be turned into text; the message says why, for that file."""
 

@@ -268,6 +268,24 @@ class Store:
             s.flush()
             return row.id, [r.id for r in new_rows], removed
 
+    def stored_chunks(self, document_id: int) -> tuple[list[Chunk], np.ndarray]:
+        """A stored document's chunks, in order, and their vectors: what a file with the same content reuses."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(ChunkRow).where(ChunkRow.document_id == document_id).order_by(ChunkRow.ordinal)
+            ).all()
+            chunks = [
+                Chunk(
+                    ordinal=r.ordinal, text=r.text, token_count=r.token_count, char_start=r.char_start,
+                    char_end=r.char_end, page_start=r.page_start, page_end=r.page_end,
+                    heading_path=r.heading_path, t_start=r.t_start, t_end=r.t_end, sources=r.sources,
+                )
+                for r in rows
+            ]
+            vectors = [np.frombuffer(r.embedding, dtype=np.float32) for r in rows]
+        dim = len(vectors[0]) if vectors else 0
+        return chunks, (np.stack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32))
+
     def documents(self, collection: str | None = None) -> list[DocumentInfo]:
         with self.session() as s:
             q = select(DocumentRow, CollectionRow.name).join(CollectionRow)
@@ -327,7 +345,8 @@ class Store:
             return wrong
 
     def document_ids(self, collection_ids: Sequence[int], ref: str | None, doc_type: str | None) -> list[int]:
-        """Ready documents in these collections matching a ref (id, path or file name) and/or a type."""
+        """Ready documents in these collections matching a ref (id, path as stored or as typed in a shell,
+        or file name) and/or a type."""
         with self.session() as s:
             q = select(DocumentRow.id, DocumentRow.source_path).where(
                 DocumentRow.collection_id.in_(list(collection_ids)), DocumentRow.status == "ready"
@@ -337,7 +356,8 @@ class Store:
             rows = s.execute(q).all()
         if ref is None:
             return [i for i, _ in rows]
-        return [i for i, path in rows if ref in (str(i), path, Path(path).name)]
+        resolved = str(Path(ref).expanduser().resolve()) if ref else ref
+        return [i for i, path in rows if ref in (str(i), path, Path(path).name) or resolved == path]
 
     def chunk_ids_of_documents(self, document_ids: Sequence[int]) -> np.ndarray:
         with self.session() as s:

@@ -64,3 +64,23 @@ def test_exit_codes(run, tmp_path):
     assert run("ingest", str(tmp_path / "ok.txt"), "--workers", "0").exit_code == 2
     assert run("search", "  ").exit_code == 2
     assert run("search", "herons", "--collection", "nope").exit_code == 2
+
+
+def test_search_and_ask_take_document_and_type_filters(run, tmp_path):
+    (tmp_path / "owls.txt").write_text("Barn owls hunt voles at dusk over rough grassland.")
+    (tmp_path / "bats.md").write_text("# Bats\n\nPipistrelles hunt midges at dusk along hedgerows.\n")
+    (tmp_path / "owls-copy.txt").write_text("Barn owls hunt voles at dusk over rough grassland.")
+    files = [str(tmp_path / name) for name in ("owls.txt", "bats.md", "owls-copy.txt")]
+    assert run("ingest", *files).exit_code == 0
+
+    hits = json.loads(run("search", "what hunts at dusk", "--json", "--document", "bats.md").stdout)
+    assert hits and {h["document"].rsplit("/", 1)[-1] for h in hits} == {"bats.md"}
+    hits = json.loads(run("search", "what hunts at dusk", "--json", "-d", "owls-copy.txt", "-d", "2").stdout)
+    assert {h["document"].rsplit("/", 1)[-1] for h in hits} == {"owls-copy.txt", "bats.md"}
+    hits = json.loads(run("search", "what hunts at dusk", "--json", "--type", "markdown").stdout)
+    assert {h["doc_type"] for h in hits} == {"markdown"}
+
+    missing = run("search", "owls", "--document", "nope.txt")
+    assert missing.exit_code == 2 and "nope.txt" in missing.output
+    assert run("search", "owls", "--type", "pdf").exit_code == 2
+    assert run("ask", "what do owls hunt?", "--document", "nope.txt").exit_code == 2

@@ -6,7 +6,7 @@ import pytest
 
 from longlens.keyword_search import query_terms
 from longlens.retrieval.fusion import reciprocal_rank_fusion
-from longlens.schema import LongLensError
+from longlens.schema import LongLensError, NoMatchError
 
 
 def test_rrf_rewards_agreement_and_is_deterministic():
@@ -72,7 +72,8 @@ def test_modes_and_filters(corpus_lens):
     assert only_pdf and {h.doc_type for h in only_pdf} == {"pdf"} and only_pdf[0].page_start == 2
     only_doc = corpus_lens.search("impeller", k=5, document="parts.md")
     assert only_doc and {h.document.rsplit("/", 1)[-1] for h in only_doc} == {"parts.md"}
-    assert corpus_lens.search("impeller", k=5, document="nope.md") == []
+    with pytest.raises(NoMatchError, match="nope.md"):  # never a silent empty result
+        corpus_lens.search("impeller", k=5, document="nope.md")
     kw_only_pdf = corpus_lens.search("impeller", k=5, doc_type="pdf", mode="keyword")
     assert kw_only_pdf and {h.doc_type for h in kw_only_pdf} == {"pdf"}
     with pytest.raises(LongLensError):

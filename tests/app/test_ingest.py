@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 
 def _corpus(folder, pdf_writer):
@@ -67,13 +68,50 @@ def test_ingest_search_skip_and_replace(lens, tmp_path, pdf_writer):
     assert lens.search("how long does green tea steep", k=1)[0].heading_path == "Kitchen notes > Tea"
 
 
-def test_duplicate_content_under_another_name_is_skipped(lens, tmp_path):
-    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
-    a.write_text("The same words in two files.")
-    b.write_text("The same words in two files.")
+def test_same_content_under_another_name_is_a_document_of_its_own(lens, tmp_path):
+    """L-Eval repeats documents under new names: each copy must answer under its own name."""
+    a, b, c = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"
+    text = "The lighthouse keeper logged 1,204 ships in 1911.\n\nThe lamp burned whale oil until 1870."
+    for path in (a, b, c):
+        path.write_text(text)
     report = lens.ingest([a, b])
-    assert report.ok == [str(a.resolve())]
-    assert report.skipped_reasons[str(b.resolve())].startswith("same content as")
+    assert report.ok == [str(a.resolve()), str(b.resolve())], report.skipped_reasons
+    copy = next(d for d in report.documents if d["path"] == str(b.resolve()))
+    assert copy["same_content_as"] == str(a.resolve()) and copy["chunks"] >= 1
+    later = lens.ingest([c])  # a copy of what an earlier batch stored
+    assert later.documents[0]["same_content_as"] == str(a.resolve())
+    assert lens.ingest([a, b, c]).skipped_reasons == {str(p.resolve()): "unchanged" for p in (a, b, c)}
+    assert sorted(d.source_path.rsplit("/", 1)[-1] for d in lens.documents()) == ["a.txt", "b.txt", "c.txt"]
+
+    for name in ("a.txt", "b.txt", "c.txt"):
+        hits = lens.search("how many ships did the keeper log", k=3, document=name)
+        assert hits and hits[0].document.endswith(name) and "1,204" in hits[0].text
+    both = lens.search("how many ships did the keeper log", k=5, document=["b.txt", "c.txt"])
+    assert {h.document.rsplit("/", 1)[-1] for h in both} <= {"b.txt", "c.txt"}
+    texts = [h.text for h in lens.search("lighthouse lamp whale oil ships", k=5)]
+    assert len(texts) == len(set(texts)) == 1  # one passage in three copies, listed once
+
+    lens.remove(["a.txt"])
+    assert lens.search("whale oil", k=1, document="b.txt")[0].document.endswith("b.txt")
+    _, db_ids, index_ids = _state(lens)
+    np.testing.assert_array_equal(db_ids, index_ids)
+
+
+def test_a_filter_that_matches_nothing_is_an_error(lens, tmp_path):
+    from longlens.schema import NoMatchError
+
+    (tmp_path / "kept.txt").write_text("Kestrels hover over motorway verges.")
+    lens.ingest([tmp_path / "kept.txt"])
+    with pytest.raises(NoMatchError, match="'gone.txt'"):
+        lens.search("kestrels", document="gone.txt")
+    with pytest.raises(NoMatchError, match="'gone.txt'"):  # one of several
+        lens.search("kestrels", document=["kept.txt", "gone.txt"])
+    with pytest.raises(NoMatchError, match="type 'pdf'"):
+        lens.search("kestrels", doc_type="pdf")
+    with pytest.raises(NoMatchError):
+        lens.ask("what hovers over verges?", document="gone.txt")
+    by_path = lens.search("kestrels", document=str(tmp_path / "kept.txt"), doc_type="text")
+    assert by_path[0].document.endswith("kept.txt")
 
 
 def test_remove_documents_and_collections(lens, tmp_path):
