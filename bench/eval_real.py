@@ -3,6 +3,8 @@
     python bench/eval_real.py                          # retrieval on financial_qa and multidoc_qa (minutes)
     python bench/eval_real.py --sets coursera,tpo      # the multiple-choice lecture sets
     python bench/eval_real.py --limit 20               # a slice: the first 20 questions of each set
+    python bench/eval_real.py --answers                # also answer 30 questions per set (packaged SmolLM2)
+    python bench/eval_real.py --sets none --needles    # only the needles in the Paul Graham essays
 
 Reads `../shared/realdata/` (or `--data`). Each L-Eval document is written to a `.txt` file and ingested into
 one collection per set; each question is searched within its own document, as a user would:
@@ -15,7 +17,8 @@ reference answer's content words found in the retrieved text, best first, cut at
 (for the multiple-choice sets the reference is the correct options' text); `hit@600`, every content word
 found. Rows per set: `even` (the documents settings are chosen on), `odd` (the honest figures), `unique`
 (both), and `repeated`: the questions on documents that L-Eval repeats under a new index, searched under the
-copy's own file name, so a loss there is seen for what it is. Writes bench/out/eval_real.json.
+copy's own file name, so a loss there is seen for what it is. `--answers` and `--needles`: see
+bench/real_answers.py and bench/real_needles.py. Writes bench/out/eval_real.json.
 """
 
 from __future__ import annotations
@@ -289,9 +292,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--sets", default=DEFAULT_SETS, help=f"comma-separated, of {', '.join(SETS)}")
     ap.add_argument("--limit", type=int, default=None, help="at most N questions per set (a slice)")
     ap.add_argument("--docs", type=int, default=None, help="only the first N documents of each set")
+    ap.add_argument(
+        "--answers", type=int, nargs="?", const=30, default=0, help="answer N questions per set (default 30)"
+    )
+    ap.add_argument("--max-tokens", type=int, default=64, help="longest answer, in tokens")
+    ap.add_argument("--needles", action="store_true", help="needles in the Paul Graham essays (.txt and PDF)")
+    ap.add_argument("--seed", type=int, default=0, help="the needles' values and decoy places")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "eval_real.json")
     args = ap.parse_args(argv)
-    unknown = [s for s in args.sets.split(",") if s not in SETS]
+    args.sets = [] if args.sets == "none" else args.sets.split(",")
+    unknown = [s for s in args.sets if s not in SETS]
     if unknown:
         ap.error(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(SETS)}")
     if not args.data.is_dir():
@@ -301,7 +311,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    sets = {s: load_set(args.data, s, args.limit, args.docs) for s in args.sets.split(",")}
+    sets = {s: load_set(args.data, s, args.limit, args.docs) for s in args.sets}
     result: dict = {
         "sets": {s: {"docs": len(d), "questions": sum(len(x.questions) for x in d)} for s, d in sets.items()},
     }
@@ -310,12 +320,30 @@ def main(argv: list[str] | None = None) -> dict:
         recipe, lens = make_systems(Path(tmp), {})
         try:
             table, per_question = run_retrieval(sets, recipe, lens)
+            print_table("Evidence recall at a budget of retrieved words, best first (same MiniLM everywhere)", table)
+            ratios = ratio_rows(table)
+            print_table("longlens default / the better recipe", ratios)
+            result.update(retrieval=table, ratios=ratios, per_question=per_question)
+            if args.answers:
+                from real_answers import run_answers
+
+                t1 = time.perf_counter()
+                rows, details = run_answers(sets, lens, recipe, args.answers, args.max_tokens)
+                model = Path(str(lens.ll.settings.llm)).name
+                took = time.perf_counter() - t1
+                print_table(f"Answers by {model} on the odd-numbered documents ({took:.0f} s)", rows)
+                result.update(answers=rows, answer_details=details)
+            if args.needles:
+                from real_needles import run_needles
+
+                t1 = time.perf_counter()
+                rows, summary = run_needles(args.data, Path(tmp), lens, args.seed, args.max_tokens)
+                print_table(f"Needles in the essays, out of 10 depths ({time.perf_counter() - t1:.0f} s)", summary)
+                print_table("Needles per depth", [{k: v for k, v in r.items() if k != "text"} for r in rows])
+                result.update(needles=summary, needle_details=rows)
         finally:
             lens.close()
-    print_table("Evidence recall at a budget of retrieved words, best first (same MiniLM everywhere)", table)
-    ratios = ratio_rows(table)
-    print_table("longlens default / the better recipe", ratios)
-    result.update(retrieval=table, ratios=ratios, per_question=per_question, seconds=time.perf_counter() - t0)
+    result["seconds"] = time.perf_counter() - t0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"\nwrote {args.out} ({result['seconds']:.0f} s)")

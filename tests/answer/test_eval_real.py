@@ -88,3 +88,68 @@ def test_eval_real_loads_the_real_sets_with_their_copies():
     assert {d.copy_of for d in docs if d.copy_of} == {"financial_qa_04"}
     sliced = bench.load_set(REALDATA, "multidoc_qa", limit=10)
     assert sum(len(d.questions) for d in sliced) == 10
+
+
+class _Echo:
+    """A stand-in generator: answers with the first passage's first sentence, then an invented one."""
+
+    name = "echo"
+    context_window = 4096
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, messages, params):
+        user = messages[-1]["content"]
+        first = user.split("\n", 3)[3].split(". ")[0]
+        yield f"{first} [1]. Zebras invented the telescope in 1066."
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH.parent / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_answers_part_scores_both_systems_and_counts_unsupported_sentences(tmp_path):
+    bench, answers = _bench(), _load("real_answers")
+    data = tmp_path / "realdata"
+    data.mkdir()
+    _leval_file(data)
+    sets = {"financial_qa": bench.load_set(data, "financial_qa")}
+    recipe, lens = bench.make_systems(tmp_path / "work", {})
+    try:
+        bench.run_retrieval(sets, recipe, lens, progress=False)
+        lens.ll.generator = _Echo()
+        rows, details = answers.run_answers(sets, lens, recipe, per_set=3, max_tokens=32)
+    finally:
+        lens.close()
+    assert [r["system"] for r in rows] == ["longlens ask", "recipe passages + same model"]
+    for row in rows:
+        assert row["questions"] == 3 and 0.0 <= row["f1"] <= 1.0 and 0.0 <= row["rouge_l"] <= 1.0
+        assert row["unsupported"] >= 3  # the invented sentence, once per answer
+    assert {d["doc"] for d in details} == {"financial_qa_01"}  # odd-numbered documents only
+    recipe_rows = [d for d in details if d["system"].startswith("recipe")]
+    mine = [d for d in details if d["system"] == "longlens ask"]
+    for theirs, ours in zip(recipe_rows, mine, strict=True):  # the same budget of words
+        assert ours["words_given"] == 0 or theirs["words_given"] <= ours["words_given"]
+
+
+def test_needles_are_planted_at_their_depths_with_decoys():
+    import random
+
+    needles = _load("real_needles")
+    text = "\n\n".join(f"Paragraph {i} about startups and essays." for i in range(200))
+    rng = random.Random(3)
+    single = needles.needles("single", rng)
+    multi = needles.needles("multi-key", rng)
+    assert len({n.value for n in single + multi}) == 20 and all(not n.decoys for n in single)
+    assert all(len(n.decoys) == 3 and n.value not in n.decoy_values for n in multi)
+    planted = needles.plant(text, multi, rng).split("\n\n")
+    assert len(planted) == 200 + 10 * 4
+    for n in multi:
+        at = planted.index(n.sentence) / len(planted)
+        assert abs(at - n.depth) < 0.1 and all(d in planted for d in n.decoys)
+    assert planted[0] == multi[0].sentence or planted.index(multi[0].sentence) <= 4
