@@ -296,6 +296,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--answers", type=int, nargs="?", const=30, default=0, help="answer N questions per set (default 30)"
     )
     ap.add_argument("--max-tokens", type=int, default=64, help="longest answer, in tokens")
+    ap.add_argument("--passages", type=int, default=4, help="most passages `ask` gives the model (answers)")
     ap.add_argument("--needles", action="store_true", help="needles in the Paul Graham essays (.txt and PDF)")
     ap.add_argument("--seed", type=int, default=0, help="the needles' values and decoy places")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "eval_real.json")
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> dict:
                 from real_answers import run_answers
 
                 t1 = time.perf_counter()
-                rows, details = run_answers(sets, lens, recipe, args.answers, args.max_tokens)
+                rows, details = run_answers(sets, lens, recipe, args.answers, args.max_tokens, args.passages)
                 model = Path(str(lens.ll.settings.llm)).name
                 took = time.perf_counter() - t1
                 print_table(f"Answers by {model} on the odd-numbered documents ({took:.0f} s)", rows)

@@ -2,7 +2,9 @@
 
 Used by `bench/eval_real.py --answers N`. For each set, N questions from the odd-numbered (reported)
 documents, taken one document after another so every document is represented. longlens answers with
-`ask(question, document=<its file>)`; the recipe system gives the same generator, with longlens's own
+`ask(question, document=<its file>)`, given at most `--passages` passages (4 by default, about 600 words:
+with `ask`'s default of 8, 30 questions a set had not finished after 20 minutes on two cores, most of it
+SmolLM2's prefill); the recipe system gives the same generator, with longlens's own
 prompt, the LangChain recipe's top chunks cut at the same number of words as the passages longlens chose.
 Free-text sets: token F1 and ROUGE-L against the reference; multiple-choice sets: whether the letters named
 in the answer's first line equal the reference's. `unsupported`: answer sentences that no passage the model
@@ -14,6 +16,7 @@ answerable from its document.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 
 from longlens.citations import clean_markers, unsupported_sentences
@@ -53,7 +56,9 @@ def score(answer: str, reference: str, multiple_choice: bool) -> dict:
     return {"f1": token_f1(answer, reference), "rouge_l": rouge_l(answer, reference)}
 
 
-def run_answers(sets: dict, lens, recipe, per_set: int, max_tokens: int) -> tuple[list[dict], list[dict]]:
+def run_answers(
+    sets: dict, lens, recipe, per_set: int, max_tokens: int, passages: int = 4
+) -> tuple[list[dict], list[dict]]:
     """Answer `per_set` questions of each set with both systems; returns (table rows, per-question rows)."""
     from longlens.answer import AskOptions
     from longlens.models.generation import GenerationParams
@@ -62,13 +67,15 @@ def run_answers(sets: dict, lens, recipe, per_set: int, max_tokens: int) -> tupl
 
     ll = lens.ll
     params = GenerationParams(max_tokens=max_tokens)
-    opts = AskOptions(generation=params)
+    opts = AskOptions(max_passages=passages, generation=params)
     rows, details = [], []
     for set_name, docs in sets.items():
         mc = set_name in MULTIPLE_CHOICE
         results: dict[str, list[dict]] = {"longlens ask": [], "recipe passages + same model": []}
         seconds = dict.fromkeys(results, 0.0)
-        for doc, q in pick_questions(docs, per_set):
+        chosen = pick_questions(docs, per_set)
+        for done, (doc, q) in enumerate(chosen, start=1):
+            print(f"  answers {set_name}: {done}/{len(chosen)}", end="\r", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
             answer = ll.ask(q.text, collection=set_name, document=doc.file_name, options=opts)
             seconds["longlens ask"] += time.perf_counter() - t0
