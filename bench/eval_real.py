@@ -3,7 +3,7 @@
     python bench/eval_real.py                          # retrieval on financial_qa and multidoc_qa (minutes)
     python bench/eval_real.py --sets coursera,tpo      # the multiple-choice lecture sets
     python bench/eval_real.py --limit 20               # a slice: the first 20 questions of each set
-    python bench/eval_real.py --answers                # also answer 30 questions per set (packaged SmolLM2)
+    python bench/eval_real.py --answers                # also answer 10 questions per set (packaged SmolLM2)
     python bench/eval_real.py --sets none --needles    # only the needles in the Paul Graham essays
 
 Reads `../shared/realdata/` (or `--data`). Each L-Eval document is written to a `.txt` file and ingested into
@@ -293,7 +293,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--limit", type=int, default=None, help="at most N questions per set (a slice)")
     ap.add_argument("--docs", type=int, default=None, help="only the first N documents of each set")
     ap.add_argument(
-        "--answers", type=int, nargs="?", const=30, default=0, help="answer N questions per set (default 30)"
+        "--answers", type=int, nargs="?", const=10, default=0,
+        help="answer N questions per set (default 10: about 30 s a question for both systems on 2 cores)",
     )
     ap.add_argument("--max-tokens", type=int, default=64, help="longest answer, in tokens")
     ap.add_argument("--passages", type=int, default=4, help="most passages `ask` gives the model (answers)")
@@ -338,7 +339,7 @@ def main(argv: list[str] | None = None) -> dict:
                 from real_needles import run_needles
 
                 t1 = time.perf_counter()
-                rows, summary = run_needles(args.data, Path(tmp), lens, args.seed, args.max_tokens)
+                rows, summary = run_needles(args.data, Path(tmp), lens, args.seed)
                 print_table(f"Needles in the essays, out of 10 depths ({time.perf_counter() - t1:.0f} s)", summary)
                 print_table("Needles per depth", [{k: v for k, v in r.items() if k != "text"} for r in rows])
                 result.update(needles=summary, needle_details=rows)

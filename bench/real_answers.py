@@ -109,4 +109,5 @@ def run_answers(
             row["s_per_q"] = seconds[system] / len(rs)
             rows.append(row)
             details.extend(rs)
+            print(f"  answers {set_name}: {row}", file=sys.stderr, flush=True)
     return rows, details

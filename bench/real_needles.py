@@ -1,18 +1,21 @@
 """Needles in the Paul Graham essays: one long document (~150k words), as `.txt` and as a generated PDF.
 
-Used by `bench/eval_real.py --needles`. Two haystacks, each the essays joined in a fixed order:
+Used by `bench/eval_real.py --needles`. One haystack, the 49 essays joined in a fixed order (~112k words),
+ingested as `.txt` and as a PDF of about 450 words a page, holding two kinds of needle:
 - `single`: ten unrelated facts, one at each depth from 0 % to 100 % (each its own template, so no needle
-  is another's decoy); ingested as `.txt` and as a PDF of about 450 words a page.
-- `multi-key` (RULER's MK-NIAH): "The special magic number for <city> is <7 digits>." at the same ten
-  depths, plus three decoys per needle with the same template and other cities, at random depths.
+  is another's decoy);
+- `multi-key` (RULER's MK-NIAH): "The special magic number for <city> is <7 digits>." at ten depths between
+  them (5 % to 95 %), each with three decoys of the same template and other cities at random depths.
 Per needle: `top5`, the value is in `search`'s top 5 within the document; `answer`, `ask`'s answer states
-it; `decoy`, the answer states a decoy's value instead (multi-key only). Values are 7-digit numbers drawn
-per run, so no answer can be known in advance.
+it; `decoy`, the answer states a decoy's value (multi-key only). Single needles are asked of both files,
+multi-key ones of the `.txt` (searched in both), which keeps the run near 5 minutes on two cores. Values are
+7-digit numbers drawn per run, so no answer can be known in advance.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 import tarfile
 import textwrap
 import time
@@ -96,8 +99,8 @@ def needles(variant: str, rng: random.Random) -> list[Needle]:
         return [Needle(depth, fact.format(v=v), question, str(v)) for depth, (fact, question), v in facts]
     cities = rng.sample(CITIES, 10 * (1 + DECOYS))
     out = []
-    for i, depth in enumerate(DEPTHS):
-        key = cities[i]
+    for i in range(10):
+        depth, key = (i + 0.5) / 10, cities[i]
         needle = Needle(depth, f"The special magic number for {key} is {values[i]}.",
                         f"What is the special magic number for {key}?", str(values[i]))
         for j in range(DECOYS):
@@ -139,51 +142,53 @@ def write_pdf(path: Path, text: str) -> None:
     c.save()
 
 
-def run_needles(data: Path, work: Path, lens, seed: int = 0, max_tokens: int = 48) -> tuple[list[dict], list[dict]]:
+def run_needles(data: Path, work: Path, lens, seed: int = 0, max_tokens: int = 32) -> tuple[list[dict], list[dict]]:
     """Plant, ingest, search and ask; returns (per-needle rows, a summary row per variant and format)."""
     from longlens.answer import AskOptions
     from longlens.models.generation import GenerationParams
 
-    text = haystack(data)
     rng = random.Random(seed)
+    planted = {"single": needles("single", rng), "multi-key": needles("multi-key", rng)}
+    doc = plant(haystack(data), planted["single"] + planted["multi-key"], rng)
+    folder = work / "needles"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "essays.txt").write_text(doc, encoding="utf-8")
+    write_pdf(folder / "essays.pdf", doc)
     opts = AskOptions(generation=GenerationParams(max_tokens=max_tokens))
     rows: list[dict] = []
     summary: list[dict] = []
-    for variant, formats in (("single", ("txt", "pdf")), ("multi-key", ("txt",))):
-        planted = needles(variant, rng)
-        doc = plant(text, planted, rng)
-        folder = work / f"needles-{variant}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for fmt in formats:
-            path = folder / f"essays.{fmt}"
-            if fmt == "txt":
-                path.write_text(doc, encoding="utf-8")
-            else:
-                write_pdf(path, doc)
-            t0 = time.perf_counter()
-            report = lens.ll.ingest([path], collection=f"needles-{variant}")
-            ingest_s = time.perf_counter() - t0
-            if report.failed:
-                raise RuntimeError(f"needle ingestion failed: {report.failed}")
+    for fmt in ("txt", "pdf"):
+        path = folder / f"essays.{fmt}"
+        t0 = time.perf_counter()
+        report = lens.ll.ingest([path], collection="needles")
+        ingest_s = time.perf_counter() - t0
+        if report.failed:
+            raise RuntimeError(f"needle ingestion failed: {report.failed}")
+        for variant, these_needles in planted.items():
+            ask = variant == "single" or fmt == "txt"
             t0 = time.perf_counter()
             these = []
-            for n in planted:
-                hits = lens.ll.search(n.question, k=TOP_K, collection=f"needles-{variant}", document=path.name)
-                answer = lens.ll.ask(n.question, collection=f"needles-{variant}", document=path.name, options=opts)
-                these.append({
+            for n in these_needles:
+                hits = lens.ll.search(n.question, k=TOP_K, collection="needles", document=path.name)
+                row = {
                     "variant": variant, "format": fmt, "depth": round(n.depth * 100), "value": n.value,
                     "top5": float(any(n.value in h.text for h in hits)),
-                    "answer": float(n.value in answer.text),
-                    "decoy": float(any(v in answer.text for v in n.decoy_values)),
-                    "pages": ",".join(str(c.page_start) for c in answer.citations if c.page_start),
-                    "text": answer.text[:300],
-                })
+                }
+                if ask:
+                    answer = lens.ll.ask(n.question, collection="needles", document=path.name, options=opts)
+                    row.update(
+                        answer=float(n.value in answer.text),
+                        decoy=float(any(v in answer.text for v in n.decoy_values)),
+                        pages=",".join(str(c.page_start) for c in answer.citations if c.page_start),
+                        text=answer.text[:300],
+                    )
+                these.append(row)
             rows.extend(these)
-            summary.append({
-                "variant": variant, "format": fmt, "words": len(doc.split()), "ingest_s": ingest_s,
-                "top5": sum(r["top5"] for r in these), "answer": sum(r["answer"] for r in these),
-                "decoy": sum(r["decoy"] for r in these), "of": len(these),
-                "s_per_needle": (time.perf_counter() - t0) / len(these),
-            })
-            print(f"  needles {variant} .{fmt}: {summary[-1]}", flush=True)
+            line = {"variant": variant, "format": fmt, "words": len(doc.split()), "ingest_s": ingest_s,
+                    "top5": sum(r["top5"] for r in these), "of": len(these)}
+            if ask:
+                line.update(answer=sum(r["answer"] for r in these), decoy=sum(r["decoy"] for r in these))
+            line["s_per_needle"] = (time.perf_counter() - t0) / len(these)
+            summary.append(line)
+            print(f"  needles {variant} .{fmt}: {line}", file=sys.stderr, flush=True)
     return rows, summary
