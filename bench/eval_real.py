@@ -294,7 +294,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--docs", type=int, default=None, help="only the first N documents of each set")
     ap.add_argument(
         "--answers", type=int, nargs="?", const=10, default=0,
-        help="answer N questions per set (default 10: about 30 s a question for both systems on 2 cores)",
+        help="answer N questions per set (default 10: about 20 s a question for both systems on 2 cores)",
     )
     ap.add_argument("--max-tokens", type=int, default=64, help="longest answer, in tokens")
     ap.add_argument("--passages", type=int, default=4, help="most passages `ask` gives the model (answers)")
