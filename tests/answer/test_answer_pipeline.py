@@ -95,3 +95,12 @@ def test_passage_options_reach_the_prompt(docs_lens):
 
 def test_filter_stream_handles_a_generator_that_splits_markers():
     assert "".join(filter_stream(["See [", "1", "] and [", "5]"], 2)) == "See [1] and "
+
+
+def test_a_copy_answers_and_is_cited_under_its_own_name(docs_lens, tmp_path):
+    (tmp_path / "ferry-copy.md").write_text((tmp_path / "ferry.md").read_text())
+    report = docs_lens.ingest([tmp_path / "ferry-copy.md"])
+    assert report.documents[0]["same_content_as"].endswith("ferry.md")
+    docs_lens.generator = ReadingGenerator("Tern")
+    answer = docs_lens.ask("How many passengers does the MV Tern carry?", document="ferry-copy.md")
+    assert [c.document.rsplit("/", 1)[-1] for c in answer.citations] == ["ferry-copy.md"]
