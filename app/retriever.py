@@ -72,7 +72,10 @@ class HybridRetriever:
             scored = keyword
         else:
             scored = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in keyword]])
-        return distinct(self.store.hits(scored))[:k]
+        hits = distinct(self.store.hits(scored[:k]))
+        if len(hits) < k < len(scored):  # repeats (or rows deleted meanwhile) dropped: read further down
+            hits = distinct(self.store.hits(scored))[:k]
+        return hits
 
     def _document_ids(self, filters: Filters) -> list[int] | None:
         """The documents the filters allow (None: all); each named document must match at least one."""
