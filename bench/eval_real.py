@@ -15,9 +15,10 @@ exact cosine, and `rank_bm25.BM25Okapi` over those same chunks (tokens: lower-ca
 Scores (`longlens.evalmetrics`, see ../shared/realdata/README.md): evidence recall, the share of the
 reference answer's content words found in the retrieved text, best first, cut at 300 / 600 / 1,200 words
 (for the multiple-choice sets the reference is the correct options' text); `hit@600`, every content word
-found. Rows per set: `even` (the documents settings are chosen on), `odd` (the honest figures), `unique`
-(both), and `repeated`: the questions on documents that L-Eval repeats under a new index, searched under the
-copy's own file name, so a loss there is seen for what it is. `--answers` and `--needles`: see
+found; `empty`, the share of questions a system returned nothing for. Rows per set: `even` (the documents
+settings are chosen on), `odd` (the honest figures), `unique` (both), and `repeated`: the questions on
+documents that L-Eval repeats under a new index, searched under the copy's own file name, so a loss there is
+seen for what it is. `--ask-context` adds the passages `ask` gives the model. `--answers` and `--needles`: see
 bench/real_answers.py and bench/real_needles.py. Writes bench/out/eval_real.json.
 """
 
@@ -196,6 +197,21 @@ class LongLensSystem:
 
         return search
 
+    def ask_context(self, collection: str) -> Searcher:
+        """The passages `ask` would hand the model with its default options (best first, not reordered):
+        after the relevance floor, reranking and selection; empty when `ask` says it could not find it."""
+        from longlens.answer import AskOptions
+        from longlens.retrieval.selection import SelectionConfig
+        from longlens.retriever import Filters
+
+        opts = AskOptions(selection=SelectionConfig(reorder=False))
+
+        def search(doc: Document, question: str) -> list[str]:
+            filters = Filters(self.ll._target_collections(collection), doc.file_name)
+            return [h.text for h in self.ll.answer_pipeline().retrieve(question, filters, opts).passages]
+
+        return search
+
     def close(self) -> None:
         self.ll.close()
 
@@ -215,6 +231,7 @@ def score_retrieval(docs: list[Document], system: str, search: Searcher) -> list
             for budget in BUDGETS:
                 row[f"recall@{budget}"] = evidence_recall(q.evidence, take_words(passages, budget))
             row["hit@600"] = float(row["recall@600"] == 1.0)
+            row["empty"] = float(not passages)
             out.append(row)
     return out
 
@@ -233,7 +250,7 @@ def summarise(per_question: list[dict], set_name: str, ingest_s: dict[str, float
             if not rs:
                 continue
             row: dict = {"set": set_name, "docs": group, "system": system, "questions": len(rs)}
-            for key in (*(f"recall@{b}" for b in BUDGETS), "hit@600"):
+            for key in (*(f"recall@{b}" for b in BUDGETS), "hit@600", "empty"):
                 row[key] = statistics.fmean(r[key] for r in rs)
             row["ingest_s"] = ingest_s["longlens" if system.startswith("longlens") else "recipe"]
             row["query_ms"] = statistics.fmean(r["ms"] for r in rs)
@@ -248,7 +265,8 @@ def make_systems(work: Path, overrides: dict) -> tuple[Recipe, LongLensSystem]:
 
 
 def run_retrieval(
-    sets: dict[str, list[Document]], recipe: Recipe, lens: LongLensSystem, progress: bool = True
+    sets: dict[str, list[Document]], recipe: Recipe, lens: LongLensSystem, progress: bool = True,
+    ask_context: bool = False,
 ) -> tuple[list[dict], list[dict]]:
     """Ingest every set into both systems, then score each system's search on every question."""
     table, per_question = [], []
@@ -258,6 +276,8 @@ def run_retrieval(
         for mode in ("hybrid", "dense", "keyword"):
             label = "longlens hybrid (default)" if mode == "hybrid" else f"longlens {mode}"
             systems[label] = lens.searcher(mode, set_name)
+        if ask_context:
+            systems["longlens ask's context (not reordered)"] = lens.ask_context(set_name)
         rows: list[dict] = []
         for system, search in systems.items():
             t0 = time.perf_counter()
@@ -300,6 +320,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--passages", type=int, default=4, help="most passages `ask` gives the model (answers)")
     ap.add_argument("--needles", action="store_true", help="needles in the Paul Graham essays (.txt and PDF)")
     ap.add_argument("--seed", type=int, default=0, help="the needles' values and decoy places")
+    ap.add_argument(
+        "--ask-context", action="store_true", help="also score the passages `ask` hands the model (loads the LLM)"
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "eval_real.json")
     args = ap.parse_args(argv)
     args.sets = [] if args.sets == "none" else args.sets.split(",")
@@ -321,7 +344,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         recipe, lens = make_systems(Path(tmp), {})
         try:
-            table, per_question = run_retrieval(sets, recipe, lens)
+            table, per_question = run_retrieval(sets, recipe, lens, ask_context=args.ask_context)
             print_table("Evidence recall at a budget of retrieved words, best first (same MiniLM everywhere)", table)
             ratios = ratio_rows(table)
             print_table("longlens default / the better recipe", ratios)

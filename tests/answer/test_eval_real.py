@@ -64,7 +64,7 @@ def test_eval_real_slice_end_to_end(tmp_path):
     assert len(systems) == 5 and sum(s.startswith("recipe") for s in systems) == 2
     assert {r["docs"] for r in result["retrieval"]} == {"even", "odd", "unique", "repeated"}
     for row in result["retrieval"]:
-        for key in ("recall@300", "recall@600", "recall@1200", "hit@600"):
+        for key in ("recall@300", "recall@600", "recall@1200", "hit@600", "empty"):
             assert 0.0 <= row[key] <= 1.0, row
         assert row["query_ms"] > 0 and row["ingest_s"] > 0
 
@@ -124,6 +124,8 @@ def test_answers_part_scores_both_systems_and_counts_unsupported_sentences(tmp_p
         bench.run_retrieval(sets, recipe, lens, progress=False)
         lens.ll.generator = _Echo()
         rows, details = answers.run_answers(sets, lens, recipe, per_set=3, max_tokens=32)
+        context = lens.ask_context("financial_qa")(sets["financial_qa"][0], PLANTED_Q)  # what ask hands the model
+        assert any(PLANTED in passage for passage in context)
     finally:
         lens.close()
     assert [r["system"] for r in rows] == ["longlens ask", "recipe passages + same model"]
