@@ -1,29 +1,33 @@
-"""The answer pipeline: retrieve → rerank → drop hard negatives → reorder → prompt → stream → cite."""
+"""The answer pipeline: retrieve → rerank → drop hard negatives → reorder → prompt → stream → check → cite."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
-from longlens.citations import attribute_unmarked, build_citations, cited_numbers, clean_markers, filter_stream
+from longlens.citations import build_citations, clean_markers, filter_stream
+from longlens.extractive import Quote, best_sentences, contradicts, on_topic, quotation
+from longlens.grounding import AnswerCheck, SupportJudge, grounded_stream, is_multiple_choice
 from longlens.models.generation import GenerationParams, Generator
 from longlens.models.reranker import Reranker
 from longlens.prompting import ANSWER_CUE, NOT_FOUND, build_messages
+from longlens.relevance import DENSE_FLOOR, KEYWORD_FLOOR, Evidence, keyword_evidence
+from longlens.retrieval.query import focus_query
 from longlens.retrieval.selection import SelectionConfig, reorder_for_long_context, select_passages
 from longlens.retriever import Filters, HybridRetriever, SearchMode
 from longlens.schema import Answer, Citation, Hit
 from longlens.store import Store
 
 PROMPT_OVERHEAD_TOKENS = 400  # system rules, labels, question
-
-
-@dataclass
-class Attribution:
-    """Streamed after the text when the model cited nothing: the answer with markers added from evidence."""
-
-    text: str
+TRUSTED_PARAMETERS = 1_000_000_000
+"""Below this many weights, "auto" quotes the passages first and adds the generated sentences after: the
+packaged SmolLM2-135M stated the right value for 4 of 25 factual questions on real pages (bench/RESULTS.md).
+No model between 135M and 1B has been measured yet."""
+AnswerMode = Literal["auto", "generate", "extract"]
+ANSWER_MODES: tuple[str, ...] = ("auto", "generate", "extract")
 
 
 @dataclass
@@ -34,11 +38,13 @@ class AskOptions:
     candidates: int = 30
     mode: SearchMode = "hybrid"
     rerank: bool = True
-    min_relevance: float | None = None  # below this best score there is nothing to answer from
+    min_relevance: float | None = None  # best cosine (or reranker score) below which there is nothing to answer from
+    min_keyword_evidence: float = KEYWORD_FLOOR  # ...unless one passage holds this idf-weighted share of the terms
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     generation: GenerationParams = field(default_factory=lambda: GenerationParams(max_tokens=256))
     history: Sequence[dict[str, str]] = ()
     answer_cue: str = ANSWER_CUE  # the line that ends the prompt: small models differ in what they follow
+    answer_mode: AnswerMode | None = None  # auto | generate | extract; None: the setting (auto by default)
 
 
 @dataclass
@@ -47,24 +53,40 @@ class Retrieved:
 
     passages: list[Hit]
     relevance: dict[int, float]
+    evidence: Evidence | None = None  # what the "could not find" decision was made on
 
 
 class AnswerPipeline:
-    def __init__(self, store: Store, retriever: HybridRetriever, generator: Generator, reranker: Reranker | None):
+    def __init__(
+        self, store: Store, retriever: HybridRetriever, generator: Generator, reranker: Reranker | None,
+        answer_mode: AnswerMode = "auto",
+    ):
+        self.answer_mode = answer_mode
         self.store = store
         self.retriever = retriever
         self.generator = generator
         self.reranker = reranker
 
     def retrieve(self, question: str, filters: Filters, opts: AskOptions) -> Retrieved:
+        """The passages for the prompt, in retrieval order (or the reranker's), or none when neither the
+        dense nor the keyword evidence says the documents hold the answer."""
         hits = self.retriever.retrieve(question, opts.candidates, filters, opts.mode)
         if not hits:
             return Retrieved([], {})
+        focused = focus_query(question)
+        weights = self.retriever.term_weights(focused, filters)
+        evidence = Evidence(self._cosine(focused, hits), keyword_evidence(weights, [h.text for h in hits]))
         use_reranker = opts.rerank and self.reranker is not None
-        scores = self.reranker.score(question, [h.text for h in hits]) if use_reranker else self._cosine(question, hits)
-        floor = opts.min_relevance if opts.min_relevance is not None else (0.1 if use_reranker else 0.2)
-        if max(scores) < floor:
-            return Retrieved([], {})
+        if use_reranker:
+            scores = self.reranker.score(question, [h.text for h in hits])
+            floor = opts.min_relevance if opts.min_relevance is not None else 0.1
+            answerable = max(scores) >= floor or evidence.best_keyword >= opts.min_keyword_evidence
+        else:
+            scores = [h.score for h in hits]  # the fused order: re-sorting by cosine alone loses recall
+            floor = opts.min_relevance if opts.min_relevance is not None else DENSE_FLOOR
+            answerable = evidence.answerable(floor, opts.min_keyword_evidence)
+        if not answerable:
+            return Retrieved([], {}, evidence)
         relevance = {h.chunk_id: s for h, s in zip(hits, scores, strict=True)}
         budget = self.generator.context_window - opts.generation.max_tokens - PROMPT_OVERHEAD_TOKENS
         cfg = opts.selection
@@ -73,46 +95,80 @@ class AnswerPipeline:
         chosen = chosen[: opts.max_passages]
         if cfg.reorder:
             chosen = reorder_for_long_context(chosen)
-        return Retrieved(chosen, relevance)
+        return Retrieved(chosen, relevance, evidence)
 
     def _cosine(self, question: str, hits: list[Hit]) -> list[float]:
-        """Without a reranker, relevance is the cosine between the question and the stored chunk vectors."""
+        """The cosine between the question and the stored chunk vectors."""
         q = self.retriever.embedder.encode_query(question)
         vectors = self.store.embeddings([h.chunk_id for h in hits], len(q))
         return (vectors @ q).astype(np.float64).tolist()
 
-    def stream(self, question: str, filters: Filters, opts: AskOptions) -> Iterator[str | Attribution | Citation]:
-        """Yield answer text as it is generated, then (maybe) an Attribution, then one Citation per source."""
+    def stream(self, question: str, filters: Filters, opts: AskOptions) -> Iterator[str | Citation | AnswerCheck]:
+        """Yield the answer as it is made (a quotation, then or else the generated sentences that passages
+        support), then one Citation per source it cites, then the AnswerCheck saying what was left out."""
+        check = AnswerCheck()
         retrieved = self.retrieve(question, filters, opts)
         if not retrieved.passages:
             yield NOT_FOUND
+            yield check
             return
-        messages = build_messages(question, retrieved.passages, opts.history, opts.answer_cue)
-        raw: list[str] = []
+        passages = retrieved.passages
+        mode = opts.answer_mode or self.answer_mode
+        quote_first = mode == "extract" or (
+            mode == "auto" and not self.trusts_generator() and not is_multiple_choice(question)
+        )
+        shown: list[str] = []
+        quotes: list[Quote] = []
+        if quote_first:
+            quotes = self._quotes(question, passages, filters)
+            if quotes:
+                check.quoted = True
+                shown.append(quotation(quotes, passages))
+                yield shown[-1]
+        if mode != "extract":
+            judge = SupportJudge(question, passages, check)
+            messages = build_messages(question, passages, opts.history, opts.answer_cue)
+            generated = filter_stream(self.generator.stream(messages, opts.generation), len(passages))
+            for sentence in grounded_stream(generated, judge):
+                sentence = sentence.strip()
+                if quotes and (contradicts(sentence, quotes) or not on_topic(sentence, question)):
+                    check.dropped.append(sentence)
+                    continue
+                shown.append(("\n\n" if check.quoted and len(shown) == 1 else " " if shown else "") + sentence)
+                yield shown[-1]
+        if not shown and mode == "auto" and not quote_first:  # nothing generated survived: quote instead
+            quotes = self._quotes(question, passages, filters)
+            if quotes:
+                check.quoted = True
+                shown.append(quotation(quotes, passages))
+                yield shown[-1]
+        if not shown:
+            shown.append(NOT_FOUND)
+            yield NOT_FOUND
+        yield from build_citations("".join(shown), passages)
+        yield check
 
-        def tee() -> Iterator[str]:
-            for piece in self.generator.stream(messages, opts.generation):
-                raw.append(piece)
-                yield piece
+    def trusts_generator(self) -> bool:
+        """Whether the generator is big enough to state facts in its own words (unknown sizes are trusted)."""
+        size = getattr(self.generator, "parameter_count", None)
+        return size is None or size >= TRUSTED_PARAMETERS
 
-        yield from filter_stream(tee(), len(retrieved.passages))
-        text = "".join(raw)
-        if not cited_numbers(text, len(retrieved.passages)) and text.strip() != NOT_FOUND:
-            attributed = attribute_unmarked(text, retrieved.passages)
-            if attributed != text:
-                yield Attribution(attributed)
-                text = attributed
-        yield from build_citations(text, retrieved.passages)
+    def _quotes(self, question: str, passages: list[Hit], filters: Filters) -> list[Quote]:
+        focused = focus_query(question)
+        weights = self.retriever.term_weights(focused, filters)
+        return best_sentences(focused, passages, weights, self.retriever.embedder.encode)
 
     def ask(self, question: str, filters: Filters, opts: AskOptions) -> Answer:
         pieces: list[str] = []
         citations: list[Citation] = []
+        check = AnswerCheck()
         for event in self.stream(question, filters, opts):
             if isinstance(event, Citation):
                 citations.append(event)
-            elif isinstance(event, Attribution):
-                pieces = [event.text]
+            elif isinstance(event, AnswerCheck):
+                check = event
             else:
                 pieces.append(event)
         # markers were already checked while streaming; this only tidies the spacing they left
-        return Answer(text=clean_markers("".join(pieces), n_passages=10**9), citations=citations)
+        text = clean_markers("".join(pieces), n_passages=10**9)
+        return Answer(text=text, citations=citations, dropped=len(check.dropped), quoted=check.quoted)

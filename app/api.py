@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from longlens.answer import AnswerPipeline, AskOptions, Attribution
+from longlens.answer import AnswerPipeline, AskOptions
 from longlens.config import Settings
 from longlens.generators import make_generator
+from longlens.grounding import AnswerCheck
 from longlens.indexes import KEYWORD, IndexSet, ReconcileReport
 from longlens.ingest import Ingestor, IngestProgress, IngestReport
 from longlens.models.embedder import Embedder
@@ -139,7 +140,9 @@ class LongLens:
         return make_reranker(self.settings.reranker)
 
     def answer_pipeline(self) -> AnswerPipeline:
-        return AnswerPipeline(self.store, self.retriever, self.generator, self.reranker)
+        return AnswerPipeline(
+            self.store, self.retriever, self.generator, self.reranker, self.settings.answer_mode  # type: ignore[arg-type]
+        )
 
     def stream(
         self,
@@ -149,12 +152,10 @@ class LongLens:
         document: str | Sequence[str] | None = None,
         doc_type: str | None = None,
         options: AskOptions | None = None,
-    ) -> Iterator[str | Attribution | Citation]:
-        """Yield the answer's text pieces as they are generated, then its Citations.
-
-        When the model cited nothing, an `Attribution` (the full answer with evidence-based markers added)
-        comes between the text and the citations.
-        """
+    ) -> Iterator[str | Citation | AnswerCheck]:
+        """Yield the answer's text as it is generated, one supported sentence at a time, then its
+        Citations, then an `AnswerCheck` saying how many generated sentences no passage supported (never
+        shown) and whether the answer is a quotation."""
         filters = Filters(self._target_collections(collection), document, doc_type)
         yield from self.answer_pipeline().stream(question, filters, options or AskOptions())
 

@@ -79,56 +79,6 @@ def best_quote(passage: str, claim: str, max_chars: int = 300) -> str:
     return best if len(best) <= max_chars else best[: max_chars - 1].rstrip() + "…"
 
 
-STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in is it its of on or that the this to was were which with".split()
-)
-
-
-def supporting_passage(sentence: str, passages: Sequence[Hit], min_overlap: float = 0.5) -> int | None:
-    """Index of the passage that supports `sentence` best, or None when none holds `min_overlap` of its
-    content words (numbers count double); a sentence with no content words needs no support (-1)."""
-    words = [w for w in _WORD.findall(MARKER.sub(" ", sentence).lower()) if w not in STOPWORDS]
-    if not words:
-        return -1
-    if not passages:
-        return None
-    weight = {w: (2.0 if w.isdigit() else 1.0) for w in words}
-    total = sum(weight.values())
-    coverage = [sum(v for w, v in weight.items() if w in set(_WORD.findall(h.text.lower()))) / total for h in passages]
-    best = max(range(len(passages)), key=lambda i: coverage[i])
-    return best if coverage[best] >= min_overlap else None
-
-
-def unsupported_sentences(answer: str, passages: Sequence[Hit], min_overlap: float = 0.5) -> list[str]:
-    """The sentences of `answer` that no passage supports, by the measure `attribute_unmarked` uses."""
-    sentences = [s.strip() for s in _SENTENCE.split(answer) if s.strip()]
-    return [s for s in sentences if supporting_passage(s, passages, min_overlap) is None]
-
-
-def attribute_unmarked(answer: str, passages: Sequence[Hit], min_overlap: float = 0.5) -> str:
-    """Add a marker to each answer sentence that has none, pointing at the passage that supports it best.
-
-    Small models often answer correctly without citing. A sentence is attributed only when at least
-    `min_overlap` of its content words (numbers count double) appear in one passage, so a sentence the
-    passages do not support stays uncited rather than getting an invented source.
-    """
-    if not passages or answer.strip() == "":
-        return answer
-    out = []
-    for part in re.split(r"(?<=[.!?])(\s+)", answer):
-        if MARKER.search(part):
-            out.append(part)
-            continue
-        best = supporting_passage(part, passages, min_overlap)
-        if best is not None and best >= 0:
-            stripped = part.rstrip()
-            end = stripped[-1] if stripped and stripped[-1] in ".!?" else ""
-            body = stripped[: len(stripped) - len(end)]
-            part = f"{body} [{best + 1}]{end}" + part[len(stripped) :]
-        out.append(part)
-    return "".join(out)
-
-
 def filter_stream(pieces: Iterable[str], n_passages: int) -> Iterator[str]:
     """Re-chunk streamed text so that invalid markers never reach the reader."""
     held = ""

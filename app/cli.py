@@ -220,11 +220,16 @@ def ask(
     reorder: Annotated[bool, typer.Option(help="Strongest passages at the start and end.")] = True,
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 256,
     temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
+    answer_mode: Annotated[
+        str | None,
+        typer.Option(help="auto (the setting's default), generate, or extract (quote the passages)."),
+    ] = None,
     as_json: JsonFlag = False,
     data_dir: DataDir = None,
 ) -> None:
     """Answer a question from your documents, streaming the answer, then its sources."""
-    from longlens.answer import AskOptions, Attribution
+    from longlens.answer import ANSWER_MODES, AskOptions
+    from longlens.grounding import AnswerCheck, dropped_note
     from longlens.models.generation import GenerationParams
     from longlens.retrieval.selection import SelectionConfig
     from longlens.schema import Citation
@@ -235,9 +240,13 @@ def ask(
         rerank=rerank,
         selection=SelectionConfig(reorder=reorder),
         generation=GenerationParams(max_tokens=max_tokens, temperature=temperature),
+        answer_mode=answer_mode,  # type: ignore[arg-type]
     )
+    if answer_mode is not None and answer_mode not in ANSWER_MODES:
+        _fail(f"unknown answer mode '{answer_mode}' (auto, generate or extract)", 2)
     pieces: list[str] = []
     citations: list[Citation] = []
+    check = AnswerCheck()
     try:
         with _lens(data_dir) as ll:
             events = ll.stream(question, collection=collection, document=document, doc_type=doc_type, options=opts)
@@ -245,8 +254,8 @@ def ask(
                 if isinstance(event, Citation):
                     citations.append(event)
                     continue
-                if isinstance(event, Attribution):  # the model cited nothing: markers added from evidence
-                    pieces = [event.text]
+                if isinstance(event, AnswerCheck):
+                    check = event
                     continue
                 pieces.append(event)
                 if not as_json:
@@ -257,10 +266,12 @@ def ask(
         from longlens.citations import clean_markers
         from longlens.schema import Answer
 
-        answer = Answer(clean_markers("".join(pieces), 10**9), citations)
+        answer = Answer(clean_markers("".join(pieces), 10**9), citations, len(check.dropped), check.quoted)
         print(json.dumps(answer.to_dict(), indent=2))
         return
     out.print()
+    if check.dropped:
+        out.print(f"[dim]{dropped_note(len(check.dropped))}[/]")
     if citations:
         out.print("\n[bold]Sources[/]")
     for c in citations:

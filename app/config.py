@@ -40,6 +40,9 @@ class Settings:
     llm_base_url: str = ""  # for generator "openai": e.g. http://127.0.0.1:8000/v1
     reranker: str = "none"  # none | a cross-encoder name/path | llm:PATH
     keyword_index: str = "memory"  # memory (BM25 on numpy, a cache of the database) | database (FTS5 / tsvector)
+    # auto: quote the passages first when the generator is small (< 1B weights), else generate and quote only
+    # when no generated sentence is supported; generate: only generated, checked sentences; extract: quotes only
+    answer_mode: str = "auto"
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()
@@ -55,6 +58,8 @@ class Settings:
             )
         if self.keyword_index not in ("memory", "database"):
             raise ValueError(f"keyword_index must be 'memory' or 'database', not '{self.keyword_index}'")
+        if self.answer_mode not in ("auto", "generate", "extract"):
+            raise ValueError(f"answer_mode must be 'auto', 'generate' or 'extract', not '{self.answer_mode}'")
         if self.workers <= 0:
             self.workers = max(1, min(4, (os.cpu_count() or 2) - 1))
 

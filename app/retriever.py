@@ -13,6 +13,7 @@ from longlens import keyword_search
 from longlens.indexes import IndexSet
 from longlens.models.embedder import Embedder
 from longlens.retrieval.fusion import reciprocal_rank_fusion
+from longlens.retrieval.terms import query_terms
 from longlens.schema import Hit, LongLensError, NoMatchError
 from longlens.store import CollectionInfo, Store
 
@@ -76,6 +77,17 @@ class HybridRetriever:
         if len(hits) < k < len(scored):  # repeats (or rows deleted meanwhile) dropped: read further down
             hits = distinct(self.store.hits(scored))[:k]
         return hits
+
+    def term_weights(self, query: str, filters: Filters) -> dict[str, float]:
+        """How much each query term says, as its idf in the keyword index (mean over the collections searched);
+        every term weighs 1.0 when keywords are ranked inside the database."""
+        terms = query_terms(query)
+        if self.keyword_indexes is None or not filters.collections:
+            return dict.fromkeys(terms, 1.0)
+        per_collection = [
+            self.keyword_indexes.get(c.id, c.dim, c.revision).rarity(query) for c in filters.collections
+        ]
+        return {t: sum(r[t] for r in per_collection) / len(per_collection) for t in terms}
 
     def _document_ids(self, filters: Filters) -> list[int] | None:
         """The documents the filters allow (None: all); each named document must match at least one."""

@@ -115,6 +115,11 @@ class Answer:
 
     text: str
     citations: list[Citation] = field(default_factory=list)
+    dropped: int = 0  # generated sentences no passage supported, never shown
+    quoted: bool = False  # the answer quotes the passages instead of generating
 
     def to_dict(self) -> dict[str, Any]:
-        return {"answer": self.text, "citations": [c.to_dict() for c in self.citations]}
+        return {
+            "answer": self.text, "citations": [c.to_dict() for c in self.citations],
+            "dropped_sentences": self.dropped, "quoted": self.quoted,
+        }

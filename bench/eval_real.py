@@ -18,8 +18,9 @@ reference answer's content words found in the retrieved text, best first, cut at
 found; `empty`, the share of questions a system returned nothing for. Rows per set: `even` (the documents
 settings are chosen on), `odd` (the honest figures), `unique` (both), and `repeated`: the questions on
 documents that L-Eval repeats under a new index, searched under the copy's own file name, so a loss there is
-seen for what it is. `--ask-context` adds the passages `ask` gives the model. `--answers` and `--needles`: see
-bench/real_answers.py and bench/real_needles.py. Writes bench/out/eval_real.json.
+seen for what it is. `--ask-context` adds the passages `ask` gives the model. `--answers`, `--needles` and
+`--relevance` (how often `ask` says "could not find"): see bench/real_answers.py, real_needles.py and
+real_relevance.py. Writes bench/out/eval_real.json.
 """
 
 from __future__ import annotations
@@ -323,6 +324,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--ask-context", action="store_true", help="also score the passages `ask` hands the model (loads the LLM)"
     )
+    ap.add_argument(
+        "--relevance", action="store_true",
+        help="how often `ask` says 'could not find', on answerable questions and on other sets' questions",
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "eval_real.json")
     args = ap.parse_args(argv)
     args.sets = [] if args.sets == "none" else args.sets.split(",")
@@ -358,6 +363,13 @@ def main(argv: list[str] | None = None) -> dict:
                 took = time.perf_counter() - t1
                 print_table(f"Answers by {model} on the odd-numbered documents ({took:.0f} s)", rows)
                 result.update(answers=rows, answer_details=details)
+            if args.relevance:
+                from real_relevance import run_relevance
+
+                summary, grid, rows = run_relevance(sets, lens)
+                print_table("'Could not find' on answerable questions and on the other sets' questions", summary)
+                print_table("The same on the even documents, other thresholds (dense cosine, keyword share)", grid)
+                result.update(relevance=summary, relevance_sweep=grid, relevance_details=rows)
             if args.needles:
                 from real_needles import run_needles
 

@@ -8,7 +8,7 @@ SmolLM2's prefill); the recipe system gives the same generator, with longlens's 
 prompt, the LangChain recipe's top chunks cut at the same number of words as the passages longlens chose.
 Free-text sets: token F1 and ROUGE-L against the reference; multiple-choice sets: whether the letters named
 in the answer's first line equal the reference's. `unsupported`: answer sentences that no passage the model
-was given supports (`longlens.citations.unsupported_sentences`, the measure attribution uses).
+was given supports, by the check `ask` applies before showing a sentence (`longlens.grounding`).
 `not_found`: answers that say the documents do not hold the answer, although every question here is
 answerable from its document.
 """
@@ -19,8 +19,9 @@ import statistics
 import sys
 import time
 
-from longlens.citations import clean_markers, unsupported_sentences
+from longlens.citations import clean_markers
 from longlens.evalmetrics import letters, rouge_l, token_f1
+from longlens.grounding import unsupported_sentences
 from longlens.schema import Hit
 
 MULTIPLE_CHOICE = {"coursera", "tpo"}

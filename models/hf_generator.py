@@ -53,6 +53,12 @@ class TransformersGenerator:
         model, _ = self._loaded
         return int(getattr(model.config, "max_position_embeddings", 4096))
 
+    @property
+    def parameter_count(self) -> int:
+        """Weights in the model: below a size it trusts, the answer pipeline quotes before paraphrasing."""
+        model, _ = self._loaded
+        return sum(p.numel() for p in model.parameters())
+
     def count_tokens(self, text: str) -> int:
         _, tok = self._loaded
         return len(tok.encode(text, add_special_tokens=False))

@@ -140,6 +140,20 @@ class BM25Index:
         found = found[np.lexsort((found, -scores[found]))]
         return [(int(p.chunk_ids[d]), float(scores[d])) for d in found]
 
+    def rarity(self, query: str) -> dict[str, float]:
+        """The idf BM25 gives each of the query's terms here; a term no chunk holds is the rarest of all
+        (df = 0). Uniform (1.0) while the index is empty."""
+        with self._lock:
+            self._merge()
+            p = self._postings
+        n = len(p.chunk_ids)
+        out = {}
+        for t in query_terms(query):
+            tid = self._vocab.get(t)
+            df = int(p.offsets[tid + 1] - p.offsets[tid]) if tid is not None and tid < p.n_terms else 0
+            out[t] = max(float(np.log((n - df + 0.5) / (df + 0.5))), IDF_FLOOR) if n else 1.0
+        return out
+
     # writing ------------------------------------------------------------------------------------
 
     def add(self, ids: np.ndarray, texts: list[str]) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from longlens.answer import AskOptions, Attribution
+from longlens.answer import AskOptions
 from longlens.api import LongLens
 from longlens.conversations import Conversations
+from longlens.grounding import AnswerCheck, dropped_note
 from longlens.locations import location
 from longlens.models.generation import GenerationParams
 from longlens.retrieval.selection import SelectionConfig
@@ -119,12 +120,14 @@ class WebApp:
                              generation=GenerationParams(max_tokens=256, temperature=float(temperature)),
                              history=prior)
         cites: list[Citation] = []
+        check = AnswerCheck()
         text = ""
         for piece in self.ll.stream(message, collection=targets, options=options):
             if isinstance(piece, str):
                 text += piece
-            elif isinstance(piece, Attribution):
-                text = piece.text
+            elif isinstance(piece, AnswerCheck):
+                check = piece
+                continue
             elif isinstance(piece, Citation):
                 cites.append(piece)
                 continue
@@ -132,6 +135,8 @@ class WebApp:
             yield history, [], gr.update()
         if cites:
             text += "\n\n" + "\n".join(f"[{c.n}] {Path(c.document).name} {location(c)}" for c in cites)
+        if check.dropped:
+            text += f"\n\n_{dropped_note(len(check.dropped))}_"
         history[-1]["content"] = text
         data = [c.to_dict() for c in cites]
         labels = [f"[{c.n}] {Path(c.document).name} {location(c)}" for c in cites]

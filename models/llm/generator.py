@@ -33,6 +33,11 @@ class NativeGenerator:
     def context_window(self) -> int:
         return int(self.llm.engine.max_model_len)
 
+    @property
+    def parameter_count(self) -> int:
+        """Weights in the model: below a size it trusts, the answer pipeline quotes before paraphrasing."""
+        return sum(p.numel() for p in self.llm.engine.runner.model.parameters())
+
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenizer.encode(text, add_special_tokens=False))
 

@@ -1,7 +1,7 @@
 """The answer pipeline end to end with a stand-in generator that reads its prompt like an LLM would.
 
-The stand-in finds the numbered passage containing the question's key term and answers citing it, plus
-one marker pointing nowhere, so these tests check retrieval → prompt → citations, not model quality
+The stand-in finds the numbered passage containing the question's key term and restates its sentence
+citing it, plus one marker pointing nowhere, so these tests check retrieval → prompt → citations, not model quality
 (tests/answer/test_real_llm.py does that with the packaged SmolLM2).
 """
 
@@ -13,6 +13,7 @@ import pytest
 
 from longlens.answer import AskOptions
 from longlens.citations import filter_stream
+from longlens.grounding import AnswerCheck
 from longlens.prompting import ANSWER_CUE, NOT_FOUND
 from longlens.retrieval.selection import SelectionConfig
 from longlens.schema import Citation
@@ -33,8 +34,13 @@ class ReadingGenerator:
         self.prompts.append(messages)
         user = messages[-1]["content"]
         blocks = re.findall(r"^\[(\d+)\] \((.*?)\)\n(.*?)(?=\n\n\[\d+\] |\n\nQuestion:)", user, re.S | re.M)
-        cited = [n for n, _label, text in blocks if self.key_term.lower() in text.lower()]
-        answer = f"It is stated in the documents [{cited[0]}][99]." if cited else "Not in the passages."
+        cited = [(n, text) for n, _label, text in blocks if self.key_term.lower() in text.lower()]
+        if cited:
+            n, text = cited[0]
+            fact = next(s for s in re.split(r"(?<=[.!?])\s+", text) if self.key_term.lower() in s.lower())
+            answer = f"{fact.rstrip('.')} [{n}][99]."
+        else:
+            answer = "Not in the passages."
         for i in range(0, len(answer), 4):
             yield answer[i : i + 4]
 
@@ -68,7 +74,8 @@ def test_stream_yields_text_then_citations(docs_lens):
     docs_lens.generator = ReadingGenerator("Tern")
     events = list(docs_lens.stream("What is the passenger capacity of the MV Tern?"))
     kinds = [type(e) for e in events]
-    assert kinds.index(Citation) > 0 and all(k is Citation for k in kinds[kinds.index(Citation) :])
+    assert kinds.index(Citation) > 0 and all(k is Citation for k in kinds[kinds.index(Citation) : -1])
+    assert kinds[-1] is AnswerCheck and events[-1].dropped == []
     text = "".join(e for e in events if isinstance(e, str))
     assert "[99]" not in text
     cit = [e for e in events if isinstance(e, Citation)][0]
@@ -104,3 +111,64 @@ def test_a_copy_answers_and_is_cited_under_its_own_name(docs_lens, tmp_path):
     docs_lens.generator = ReadingGenerator("Tern")
     answer = docs_lens.ask("How many passengers does the MV Tern carry?", document="ferry-copy.md")
     assert [c.document.rsplit("/", 1)[-1] for c in answer.citations] == ["ferry-copy.md"]
+
+
+def test_keyword_evidence_alone_keeps_a_fact_the_dense_side_misses(docs_lens):
+    """With the dense floor out of reach, a passage holding the question's words still answers; a question
+    whose rare words no document holds still gets "could not find"."""
+    docs_lens.generator = ReadingGenerator("Tern")
+    dense_blind = AskOptions(min_relevance=1.01)
+    answer = docs_lens.ask("MV Tern passengers?", options=dense_blind)
+    assert answer.text != NOT_FOUND and [c.document.rsplit("/", 1)[-1] for c in answer.citations] == ["ferry.md"]
+    absent = docs_lens.ask("How many passengers does the MV Quokkaship carry?", options=dense_blind)
+    assert absent.text == NOT_FOUND
+
+
+def test_keyword_coverage_weighs_rare_terms():
+    from longlens.relevance import keyword_coverage
+
+    weights = {"tern": 5.0, "passeng": 1.0}
+    assert keyword_coverage(weights, "The MV Tern carries 312 passengers.") == 1.0
+    assert keyword_coverage(weights, "Passengers board at nine.") == pytest.approx(1 / 6)
+    assert keyword_coverage({}, "anything") == 0.0
+
+
+class TinyGenerator(ReadingGenerator):
+    """A stand-in as small as the packaged model, which states a near-miss value."""
+
+    parameter_count = 135_000_000
+
+    def stream(self, messages, params):
+        self.prompts.append(messages)
+        yield from ["The heron colony counted 241 nesting pairs [1]. ", "Herons nest in the heron colony [1]."]
+
+
+def test_extract_quotes_the_answering_sentence_with_its_page(docs_lens):
+    gen = ReadingGenerator("heron")
+    docs_lens.generator = gen
+    answer = docs_lens.ask("How many heron nesting pairs were counted?", options=AskOptions(answer_mode="extract"))
+    assert answer.quoted and gen.prompts == []  # no model call at all
+    assert answer.text.startswith("From guide.pdf, p. 3: \u201cThe heron colony counted 214 nesting pairs in 2025.")
+    assert [(c.document.rsplit("/", 1)[-1], c.page_start) for c in answer.citations] == [("guide.pdf", 3)]
+
+
+def test_auto_quotes_first_for_a_small_model_and_drops_what_gainsays_the_quote(docs_lens):
+    docs_lens.generator = TinyGenerator("heron")
+    events = list(docs_lens.stream("How many heron nesting pairs were counted?"))
+    text = "".join(e for e in events if isinstance(e, str))
+    assert events[0].startswith("From guide.pdf, p. 3:") and "214" in events[0]
+    assert "241" not in text  # the generated near-miss contradicts the quote
+    check = events[-1]
+    assert check.quoted and check.dropped == ["The heron colony counted 241 nesting pairs [1]."]
+    assert "Herons nest in the heron colony" in text
+
+
+def test_auto_falls_back_to_a_quote_when_no_generated_sentence_is_supported(docs_lens):
+    class Inventing(ReadingGenerator):
+        def stream(self, messages, params):
+            yield "The ferry MV Tern was built on the moon by penguins [1]."
+
+    docs_lens.generator = Inventing("Tern")
+    answer = docs_lens.ask("What is the passenger capacity of the MV Tern?")
+    assert answer.quoted and answer.dropped == 1 and "312 passengers" in answer.text and "moon" not in answer.text
+    assert answer.to_dict()["dropped_sentences"] == 1

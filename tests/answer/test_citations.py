@@ -36,17 +36,3 @@ def test_stream_filter_never_shows_invalid_markers_whatever_the_split():
         pieces = [text[i : i + size] for i in range(0, len(text), size)]
         assert "".join(filter_stream(pieces, 3)) == expected, size
     assert "".join(filter_stream(["trailing [", "2"], 3)) == "trailing [2"
-
-
-def test_unmarked_answers_get_markers_only_where_a_passage_supports_them():
-    from longlens.citations import attribute_unmarked
-
-    passages = [
-        _hit(1, "Ferries sail hourly from the north pier."),
-        _hit(2, "The 2025 survey counted 214 nesting pairs of grey heron."),
-    ]
-    text = "The survey counted 214 heron pairs. Herons are also lovely singers!"
-    expected = "The survey counted 214 heron pairs [2]. Herons are also lovely singers!"
-    assert attribute_unmarked(text, passages) == expected
-    assert attribute_unmarked("Already cited [1].", passages) == "Already cited [1]."
-    assert attribute_unmarked("", passages) == ""

@@ -119,3 +119,11 @@ def test_ingest_writes_the_keyword_index_and_a_new_process_loads_it(lens, tmp_pa
         monkeypatch.setattr(fresh.store, "keyword_texts", lambda ids: pytest.fail(f"re-tokenized {ids}"))
         hits = fresh.search("herons birds", k=1, mode="keyword")
         assert hits[0].heading_path == "Birds > Herons"  # the section path is indexed with the text
+
+
+def test_rarity_ranks_absent_terms_rarest():
+    index = BM25Index()
+    index.add(np.arange(4), ["heron colony", "heron nests", "heron pairs", "ferry fleet"])
+    rarity = index.rarity("heron ferry quokka")
+    assert rarity["quokka"] > rarity["ferri"] > rarity["heron"]
+    assert BM25Index().rarity("heron") == {"heron": 1.0}

@@ -31,8 +31,12 @@ class CitingGenerator:
         self.prompts.append(messages)
         user = messages[-1]["content"]
         blocks = re.findall(r"^\[(\d+)\] \((.*?)\)\n(.*?)(?=\n\n\[\d+\] |\n\nQuestion:)", user, re.S | re.M)
-        cited = [n for n, _label, text in blocks if self.key_term.lower() in text.lower()]
-        answer = f"The keeper is Marguerite Vasquez [{cited[0]}]." if cited else "Not in the passages."
+        cited = [(n, text) for n, _label, text in blocks if self.key_term.lower() in text.lower()]
+        answer = "Not in the passages."
+        if cited:  # restate the passage's sentence, as the support check wants a claim the passage holds
+            n, text = cited[0]
+            fact = next(s for s in re.split(r"(?<=[.!?])\s+", text) if self.key_term.lower() in s.lower())
+            answer = f"{fact.strip().rstrip('.')} [{n}]."
         for i in range(0, len(answer), 4):
             yield answer[i : i + 4]
 
