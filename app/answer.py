@@ -70,7 +70,8 @@ class AnswerPipeline:
     def retrieve(self, question: str, filters: Filters, opts: AskOptions) -> Retrieved:
         """The passages for the prompt, in retrieval order (or the reranker's), or none when neither the
         dense nor the keyword evidence says the documents hold the answer."""
-        hits = self.retriever.retrieve(question, opts.candidates, filters, opts.mode)
+        ranked = self.retriever.ranked(question, opts.candidates, filters, opts.mode)
+        hits = ranked.hits + ranked.leaders_left_out
         if not hits:
             return Retrieved([], {})
         focused = focus_query(question)
@@ -87,6 +88,7 @@ class AnswerPipeline:
             answerable = evidence.answerable(floor, opts.min_keyword_evidence)
         if not answerable:
             return Retrieved([], {}, evidence)
+        hits, scores = _sure_first(hits, scores, evidence, floor, opts.min_keyword_evidence)
         relevance = {h.chunk_id: s for h, s in zip(hits, scores, strict=True)}
         budget = self.generator.context_window - opts.generation.max_tokens - PROMPT_OVERHEAD_TOKENS
         cfg = opts.selection
@@ -119,8 +121,9 @@ class AnswerPipeline:
         )
         shown: list[str] = []
         quotes: list[Quote] = []
+        weights = self.retriever.term_weights(focus_query(question), filters)
         if quote_first:
-            quotes = self._quotes(question, passages, filters)
+            quotes = self._quotes(question, passages, weights)
             if quotes:
                 check.quoted = True
                 shown.append(quotation(quotes, passages))
@@ -131,13 +134,13 @@ class AnswerPipeline:
             generated = filter_stream(self.generator.stream(messages, opts.generation), len(passages))
             for sentence in grounded_stream(generated, judge):
                 sentence = sentence.strip()
-                if quotes and (contradicts(sentence, quotes) or not on_topic(sentence, question)):
+                if quotes and (contradicts(sentence, quotes, question) or not on_topic(sentence, weights)):
                     check.dropped.append(sentence)
                     continue
                 shown.append(("\n\n" if check.quoted and len(shown) == 1 else " " if shown else "") + sentence)
                 yield shown[-1]
         if not shown and mode == "auto" and not quote_first:  # nothing generated survived: quote instead
-            quotes = self._quotes(question, passages, filters)
+            quotes = self._quotes(question, passages, weights)
             if quotes:
                 check.quoted = True
                 shown.append(quotation(quotes, passages))
@@ -153,10 +156,8 @@ class AnswerPipeline:
         size = getattr(self.generator, "parameter_count", None)
         return size is None or size >= TRUSTED_PARAMETERS
 
-    def _quotes(self, question: str, passages: list[Hit], filters: Filters) -> list[Quote]:
-        focused = focus_query(question)
-        weights = self.retriever.term_weights(focused, filters)
-        return best_sentences(focused, passages, weights, self.retriever.embedder.encode)
+    def _quotes(self, question: str, passages: list[Hit], weights: dict[str, float]) -> list[Quote]:
+        return best_sentences(focus_query(question), passages, weights, self.retriever.embedder.encode)
 
     def ask(self, question: str, filters: Filters, opts: AskOptions) -> Answer:
         pieces: list[str] = []
@@ -172,3 +173,21 @@ class AnswerPipeline:
         # markers were already checked while streaming; this only tidies the spacing they left
         text = clean_markers("".join(pieces), n_passages=10**9)
         return Answer(text=text, citations=citations, dropped=len(check.dropped), quoted=check.quoted)
+
+
+def _sure_first(
+    hits: list[Hit], scores: list[float], evidence: Evidence, dense_floor: float, keyword_floor: float
+) -> tuple[list[Hit], list[float]]:
+    """`hits` with the passage of best cosine and the one of best keyword coverage moved to the front, with
+    the best score, when each is strong: reciprocal rank fusion can rank a passage that only one retriever
+    finds (a needle that keyword search puts first) below many that both find half-way down."""
+    sure = []
+    if evidence.best_keyword >= keyword_floor:
+        sure.append(int(np.argmax(evidence.keyword)))
+    if evidence.best_cosine >= dense_floor:
+        sure.append(int(np.argmax(evidence.cosine)))
+    if not sure:
+        return hits, scores
+    order = list(dict.fromkeys(sure)) + [i for i in range(len(hits)) if i not in sure]
+    top = max(scores)
+    return [hits[i] for i in order], [top if i in sure else scores[i] for i in order]

@@ -36,6 +36,7 @@ RANK_WEIGHT = 0.05
 SECOND_QUOTE_RATIO = 0.9  # a second sentence is quoted when it scores this close to the best...
 VARIANT_OVERLAP = 0.5  # ...and shares less than this of its terms with the first (else it is a variant)
 MIN_WORDS = 4
+ON_TOPIC = 0.3  # a generated sentence after a quote holds this much of the question's idf weight, or goes
 MAX_QUOTE_WORDS = 80
 
 _YEAR_OR_DATE = re.compile(
@@ -84,8 +85,8 @@ def best_sentences(
     question_terms = set(content_terms(question))
     candidates = [
         (n, s) for n, hit in enumerate(passages, start=1) for s in split_sentences(_join_wrapped(hit.text))
-        if len(s.split()) >= MIN_WORDS and set(content_terms(s)) - question_terms
-    ]
+        if len(s.split()) >= MIN_WORDS and not s[0].islower() and set(content_terms(s)) - question_terms
+    ]  # a sentence starting in lower case is the tail of one cut at the chunk's start: not quotable
     if not candidates:
         return []
     kind = asked_kind(question)
@@ -125,21 +126,23 @@ def quotation(quotes: Sequence[Quote], passages: Sequence[Hit]) -> str:
     return " ".join(parts)
 
 
-def contradicts(sentence: str, quotes: Sequence[Quote]) -> bool:
+def contradicts(sentence: str, quotes: Sequence[Quote], question: str) -> bool:
     """Whether a generated sentence, shown after the quotes, gainsays them: it says it could not find the
-    answer, or it is about what they are about (half its terms are theirs) but states a number they do not."""
+    answer; or it states a number of two digits or more that they do not, while the question asks for a
+    number or a date or the sentence is about what they are about (half its terms are theirs)."""
     if says_not_found(sentence):
         return True
     quoted = set().union(*(content_terms(q.sentence) for q in quotes))
     terms = set(content_terms(sentence))
-    if not terms or len(terms & quoted) / len(terms) < VARIANT_OVERLAP:
+    new_numbers = [t for t in terms if t.isdigit() and len(t) > 1 and t not in quoted]
+    if not new_numbers:
         return False
-    return any(t.isdigit() and t not in quoted for t in terms)
+    return asked_kind(question) in ("number", "date") or len(terms & quoted) / len(terms) >= VARIANT_OVERLAP
 
 
-def on_topic(sentence: str, question: str) -> bool:
-    """Whether a sentence is about the question: it holds one of the question's content terms."""
-    return bool(set(content_terms(sentence)) & set(content_terms(question)))
+def on_topic(sentence: str, weights: Mapping[str, float]) -> bool:
+    """Whether a sentence is about the question: it holds at least ON_TOPIC of its terms' idf weight."""
+    return keyword_coverage(weights, sentence) >= ON_TOPIC
 
 
 def _join_wrapped(text: str) -> str:

@@ -34,6 +34,15 @@ class Filters:
         return [self.document] if isinstance(self.document, str) else list(self.document or [])
 
 
+@dataclass
+class Ranked:
+    """A search's hits, best first, and the leaders fusion left out: the first hit of the dense or the
+    keyword list when it is not among `hits` (a passage one retriever is sure of, the other never saw)."""
+
+    hits: list[Hit]
+    leaders_left_out: list[Hit]
+
+
 _KEYWORD_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="longlens-keyword")
 
 
@@ -50,12 +59,16 @@ class HybridRetriever:
         self.keyword_indexes = keyword_indexes
 
     def retrieve(self, query: str, k: int, filters: Filters, mode: SearchMode = "hybrid") -> list[Hit]:
+        return self.ranked(query, k, filters, mode).hits
+
+    def ranked(self, query: str, k: int, filters: Filters, mode: SearchMode = "hybrid") -> Ranked:
+        """The top `k` hits, and the first hit of each retriever's own list wherever fusion placed it."""
         if not query.strip():
             raise LongLensError("the query is empty")
         if mode not in ("hybrid", "dense", "keyword"):
             raise LongLensError(f"unknown search mode '{mode}' (hybrid, dense or keyword)")
         if not filters.collections or k <= 0:
-            return []
+            return Ranked([], [])
         doc_ids = self._document_ids(filters)
         fetch = max(2 * k, 20)  # room to drop repeated passages (copies of a document) and still return k
         keyword_job = None
@@ -76,7 +89,9 @@ class HybridRetriever:
         hits = distinct(self.store.hits(scored[:k]))
         if len(hits) < k < len(scored):  # repeats (or rows deleted meanwhile) dropped: read further down
             hits = distinct(self.store.hits(scored))[:k]
-        return hits
+        shown = {h.chunk_id for h in hits}
+        firsts = [ranking[0] for ranking in (dense, keyword) if ranking and ranking[0][0] not in shown]
+        return Ranked(hits, self.store.hits(list(dict(firsts).items())) if firsts else [])
 
     def term_weights(self, query: str, filters: Filters) -> dict[str, float]:
         """How much each query term says, as its idf in the keyword index (mean over the collections searched);

@@ -16,6 +16,7 @@ from longlens.citations import filter_stream
 from longlens.grounding import AnswerCheck
 from longlens.prompting import ANSWER_CUE, NOT_FOUND
 from longlens.retrieval.selection import SelectionConfig
+from longlens.retriever import Filters
 from longlens.schema import Citation
 
 
@@ -172,3 +173,22 @@ def test_auto_falls_back_to_a_quote_when_no_generated_sentence_is_supported(docs
     answer = docs_lens.ask("What is the passenger capacity of the MV Tern?")
     assert answer.quoted and answer.dropped == 1 and "312 passengers" in answer.text and "moon" not in answer.text
     assert answer.to_dict()["dropped_sentences"] == 1
+
+
+def test_a_passage_only_keyword_search_finds_reaches_the_prompt(lens, tmp_path):
+    """Fusion ranks a passage one retriever puts first below those both find half-way; ask keeps it."""
+    filler = [
+        f"## Club notes {i}\n\nOur rowing club keeps its boats in the boathouse and members store oars in "
+        f"the lockers by the slipway; crew {i} trains at dawn." for i in range(40)
+    ]
+    cooking = " ".join(f"Simmer the lentils with cumin, garlic and {spice} until soft, then season." for spice in
+                       ("lemon", "salt", "pepper", "chili", "mint", "dill", "thyme", "basil", "sage", "clove"))
+    needle = f"## Kitchen\n\n{cooking} The locker combination at the Halifax rowing club is 7463343. {cooking}"
+    (tmp_path / "essays.md").write_text("# Notes\n\n" + "\n\n".join(filler[:20] + [needle] + filler[20:]))
+    assert not lens.ingest([tmp_path / "essays.md"]).failed
+    lens.generator = ReadingGenerator("Halifax")
+    got = lens.answer_pipeline().retrieve(
+        "What is the locker combination at the Halifax rowing club?",
+        Filters(lens._target_collections(None)), AskOptions(max_passages=2),
+    )
+    assert any("7463343" in h.text for h in got.passages)
