@@ -50,3 +50,15 @@ def test_ask_cli_json(sample_lens):
     cit = out["citations"][0]
     assert set(cit) >= {"n", "document", "chunk_id", "quote", "page_start", "page_end", "t_start", "t_end"}
     assert cit["document"].endswith("northwind_ferry_manual.docx") and f"[{cit['n']}]" in out["answer"]
+    assert out["quoted"] is True and isinstance(out["dropped_sentences"], int)  # the 135M model: quote first
+    res = CliRunner().invoke(
+        app,
+        ["ask", "What is the maximum passenger capacity of the MV Tern?", "--answer-mode", "extract", "--json",
+         "--data-dir", str(sample_lens.settings.data_dir)],
+        catch_exceptions=False,
+    )
+    quote = json.loads(res.stdout)
+    assert quote["answer"].startswith("From northwind_ferry_manual.docx") and "312" in quote["answer"]
+    data = str(sample_lens.settings.data_dir)
+    bad = CliRunner().invoke(app, ["ask", "q?", "--answer-mode", "guess", "--data-dir", data])
+    assert bad.exit_code == 2 and "unknown answer mode 'guess'" in bad.output

@@ -1,0 +1,29 @@
+"""What of a question is searched with: the question, not the instructions pasted around it."""
+
+from __future__ import annotations
+
+import pytest
+
+from longlens.retrieval.query import focus_query
+
+
+@pytest.mark.parametrize(
+    ("query", "focused"),
+    [
+        ("You are asked to act as a member of the call and answer the question: What did the CEO say about margins?",
+         "What did the CEO say about margins?"),
+        ("Question 3. What is the net revenue?", "What is the net revenue?"),
+        ("Revenue: how much in Q3?", "Revenue: how much in Q3?"),  # no instruction: kept whole
+        ("Please answer: Why?", "Please answer: Why?"),  # too little after the colon to drop the lead-in
+    ],
+)
+def test_focus_query_drops_instruction_lead_ins_only(query, focused):
+    assert focus_query(query) == focused
+
+
+def test_answer_mode_setting_is_checked(tmp_path):
+    from longlens.config import Settings
+
+    assert Settings(data_dir=tmp_path).answer_mode == "auto"
+    with pytest.raises(ValueError, match="answer_mode"):
+        Settings(data_dir=tmp_path, answer_mode="guess")
