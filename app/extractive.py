@@ -51,6 +51,14 @@ _ASKS = (
 )
 
 
+QUOTATION = re.compile(r"From [^\n\u201c]*: \u201c[^\u201d]*\u201d \[\d+\]\s*")
+"""A quotation as `quotation` writes it: verbatim passage text, so the support check has nothing to check."""
+
+
+def without_quotations(text: str) -> str:
+    return QUOTATION.sub("", text).strip()
+
+
 @dataclass
 class Quote:
     passage: int  # 1-based: the marker number of the passage it comes from

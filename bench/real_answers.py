@@ -8,7 +8,8 @@ SmolLM2's prefill); the recipe system gives the same generator, with longlens's 
 prompt, the LangChain recipe's top chunks cut at the same number of words as the passages longlens chose.
 Free-text sets: token F1 and ROUGE-L against the reference; multiple-choice sets: whether the letters named
 in the answer's first line equal the reference's. `unsupported`: answer sentences that no passage the model
-was given supports, by the check `ask` applies before showing a sentence (`longlens.grounding`).
+was given supports, by the check `ask` applies before showing a sentence (`longlens.grounding`);
+quotations are verbatim passage text and not counted.
 `not_found`: answers that say the documents do not hold the answer, although every question here is
 answerable from its document.
 """
@@ -21,6 +22,7 @@ import time
 
 from longlens.citations import clean_markers
 from longlens.evalmetrics import letters, rouge_l, token_f1
+from longlens.extractive import without_quotations
 from longlens.grounding import unsupported_sentences
 from longlens.schema import Hit
 
@@ -95,7 +97,7 @@ def run_answers(
                 results[system].append({
                     "set": set_name, "system": system, "doc": doc.name, "question": q.text[:200],
                     "answer": text, "reference": q.reference, "words_given": sum(len(h.text.split()) for h in passages),
-                    "unsupported": len(unsupported_sentences(text, passages)),
+                    "unsupported": len(unsupported_sentences(without_quotations(text), passages)),
                     "not_found": float(text.strip() == NOT_FOUND), **score(text, q.reference, mc),
                 })
         for system, rs in results.items():

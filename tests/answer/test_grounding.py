@@ -56,3 +56,13 @@ def test_sentences_split_after_markers_and_glued_periods():
     ]
     answer = "Ferries sail hourly [1]. Ferries fly to the moon."
     assert unsupported_sentences(answer, PASSAGES) == ["Ferries fly to the moon."]
+
+
+def test_quotations_are_recognised_whole():
+    from longlens.extractive import Quote, quotation, without_quotations
+
+    passages = [_hit(1, "The 2025 survey counted 214 nesting pairs of grey heron."), *PASSAGES]
+    passages[0].page_start = passages[0].page_end = 4
+    text = quotation([Quote(1, passages[0].text, 1.0)], passages)
+    assert text == "From d1.txt, p. 4: \u201cThe 2025 survey counted 214 nesting pairs of grey heron.\u201d [1]"
+    assert without_quotations(text + "\n\nFerries fly [2].") == "Ferries fly [2]."
