@@ -132,7 +132,7 @@ class AnswerPipeline:
             judge = SupportJudge(question, passages, check)
             messages = build_messages(question, passages, opts.history, opts.answer_cue)
             generated = filter_stream(self.generator.stream(messages, opts.generation), len(passages))
-            for sentence in grounded_stream(generated, judge):
+            for sentence in grounded_stream(generated, judge, after_text=bool(shown)):
                 sentence = sentence.strip()
                 if quotes and (contradicts(sentence, quotes, question) or not on_topic(sentence, weights)):
                     check.dropped.append(sentence)

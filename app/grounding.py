@@ -30,6 +30,7 @@ _OPTION_CHOICE = re.compile(
     r"^\W*(?:(?i:(?:the\s+)?(?:correct\s+)?(?:answer|option|choice)\s*(?:is|:)\s*)\(?[A-D]\)?\b|\(?[A-D]\)?(?:[.):]|\s*$))"
 )
 _OPTION_LINE = re.compile(r"^\s*[A-D][.)]\s+\S", re.MULTILINE)
+_FINISHED = re.compile(r"[.!?][\"'\u201d)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*$")
 _NOT_FOUND = re.compile(r"\b(?:could not|couldn't|cannot|can't|unable to) find\b", re.IGNORECASE)
 
 
@@ -136,8 +137,11 @@ def with_marker(sentence: str, n: int) -> str:
     return f"{body} [{n}]{end}"
 
 
-def grounded_stream(pieces: Iterable[str], judge: SupportJudge) -> Iterator[str]:
-    """Re-emit streamed text one supported sentence at a time; unsupported ones never reach the reader."""
+def grounded_stream(pieces: Iterable[str], judge: SupportJudge, after_text: bool = False) -> Iterator[str]:
+    """Re-emit streamed text one supported sentence at a time; unsupported ones never reach the reader.
+
+    A last sentence without its final punctuation, after something was shown (`after_text`: a quotation
+    came first), is a cut-off (the token limit) and is dropped too."""
     buffer, emitted = "", 0
     for piece in pieces:
         buffer += piece
@@ -147,10 +151,15 @@ def grounded_stream(pieces: Iterable[str], judge: SupportJudge) -> Iterator[str]
             if kept is not None:
                 yield (" " if emitted else "") + kept
                 emitted += 1
-    if buffer.strip():
-        kept = judge.judge(buffer.strip())
-        if kept is not None:
-            yield (" " if emitted else "") + kept
+    last = buffer.strip()
+    if not last:
+        return
+    if (emitted or after_text) and not _FINISHED.search(last):
+        judge.check.dropped.append(last)
+        return
+    kept = judge.judge(last)
+    if kept is not None:
+        yield (" " if emitted else "") + kept
 
 
 def says_not_found(text: str) -> bool:

@@ -119,6 +119,25 @@ def eval_answers(ll, evalset, passage_counts: list[int], n_questions: int, cue: 
     return rows
 
 
+def eval_ask_defaults(ll, evalset, n_questions: int) -> dict:
+    """`ask` as a user calls it (every default: relevance decision, support check, answer mode), on the
+    single-hop questions whose planted fact `search` has in its top 3: answered, and cited to the right file."""
+    from longlens.answer import AskOptions
+    from longlens.models.generation import GenerationParams
+
+    qs = [q for q in evalset.questions if q.hops == 1][:n_questions]
+    found = [q for q in qs if any(q.relevant_snippets[0] in h.text for h in ll.search(q.question, k=3))]
+    answered = cited = 0
+    for q in found:
+        answer = ll.ask(q.question, options=AskOptions(generation=GenerationParams(max_tokens=32)))
+        answered += q.answer.lower() in answer.text.lower()
+        cited += any(Path(c.document).name in q.relevant_files for c in answer.citations)
+    row = {"questions": len(qs), "in search top 3": len(found), "answer states it": answered,
+           "cites the right file": cited}
+    print(f"  ask with defaults: {row}", file=sys.stderr)
+    return row
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--facilities", type=int, default=24)
@@ -145,6 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
             answers = [] if args.skip_answers else eval_answers(
                 ll, evalset, [int(x) for x in args.passages.split(",")], args.answer_questions, args.answer_cue
             )
+            defaults = {} if args.skip_answers else eval_ask_defaults(ll, evalset, args.answer_questions)
             llm_name = ll.settings.llm
 
     print(f"\n{'mode':<8} {'reranker':<22} {'hops':>4} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'nDCG@10':>8}")
@@ -157,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"\nanswer accuracy ({llm_name})\n{'passages':>8}  {'selection':<28} {'accuracy':>8}")
         for r in answers:
             print(f"{r['passages']:>8}  {r['selection']:<28} {r['accuracy']:>8.2f}")
+        print(f"\nask with its defaults, on the questions search finds in its top 3: {defaults}")
     result = {
         "evalset": {"facilities": args.facilities, "seed": args.seed, "questions": len(evalset.questions)},
         "embedder": "packaged all-MiniLM-L6-v2",
@@ -164,6 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
         "answer_cue": args.answer_cue,
         "retrieval": retrieval,
         "answers": answers,
+        "ask_defaults": defaults,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -66,3 +66,10 @@ def test_quotations_are_recognised_whole():
     text = quotation([Quote(1, passages[0].text, 1.0)], passages)
     assert text == "From d1.txt, p. 4: \u201cThe 2025 survey counted 214 nesting pairs of grey heron.\u201d [1]"
     assert without_quotations(text + "\n\nFerries fly [2].") == "Ferries fly [2]."
+
+
+def test_a_sentence_cut_off_by_the_token_limit_is_not_shown():
+    shown, check = _stream("The survey counted 214 heron pairs [2]. The survey counted 214 nesting", 6)
+    assert shown == "The survey counted 214 heron pairs [2]." and check.dropped == ["The survey counted 214 nesting"]
+    alone, _ = _stream("The survey counted 214 heron pairs [2]", 6)  # the only sentence: kept without its period
+    assert alone == "The survey counted 214 heron pairs [2]"
