@@ -35,7 +35,7 @@ KIND_WEIGHT = 0.1
 RANK_WEIGHT = 0.05
 SECOND_QUOTE_RATIO = 0.9  # a second sentence is quoted when it scores this close to the best...
 VARIANT_OVERLAP = 0.5  # ...and shares less than this of its terms with the first (else it is a variant)
-MIN_WORDS = 4
+MIN_WORDS = 6  # shorter lines are headings and labels more often than answers
 ON_TOPIC = 0.3  # a generated sentence after a quote holds this much of the question's idf weight, or goes
 MAX_QUOTE_WORDS = 80
 
@@ -93,11 +93,13 @@ def best_sentences(
     question_terms = set(content_terms(question))
     candidates = [
         (n, s) for n, hit in enumerate(passages, start=1) for s in split_sentences(_join_wrapped(hit.text))
-        if len(s.split()) >= MIN_WORDS and not s[0].islower() and set(content_terms(s)) - question_terms
-    ]  # a sentence starting in lower case is the tail of one cut at the chunk's start: not quotable
+        if len(s.split()) >= MIN_WORDS and not s[0].islower() and not s.rstrip().endswith("?")
+        and set(content_terms(s)) - question_terms
+    ]  # lower case first: the tail of a sentence cut at the chunk's start; a question answers nothing
     if not candidates:
         return []
     kind = asked_kind(question)
+    weights = local_weights(weights, passages)
     keyword = np.array([keyword_coverage(weights, s) for _, s in candidates])
     cosine = np.zeros(len(candidates))
     if embed is not None:
@@ -118,6 +120,14 @@ def best_sentences(
             continue  # a variant of the first: a near-miss, or the same fact again
         quotes.append(Quote(candidates[i][0], candidates[i][1], float(score[i])))
     return quotes
+
+
+def local_weights(weights: Mapping[str, float], passages: Sequence[Hit]) -> dict[str, float]:
+    """The question's term weights, scaled down by how many of the passages hold the term: the company name
+    of an earnings call is rare in the collection but in every passage of its transcript, so it cannot say
+    which sentence answers."""
+    held = [set(content_terms(h.text)) for h in passages]
+    return {t: w * (1.0 - sum(t in h for h in held) / (len(held) + 1)) for t, w in weights.items()}
 
 
 def quotation(quotes: Sequence[Quote], passages: Sequence[Hit]) -> str:

@@ -30,6 +30,9 @@ _OPTION_CHOICE = re.compile(
     r"^\W*(?:(?i:(?:the\s+)?(?:correct\s+)?(?:answer|option|choice)\s*(?:is|:)\s*)\(?[A-D]\)?\b|\(?[A-D]\)?(?:[.):]|\s*$))"
 )
 _OPTION_LINE = re.compile(r"^\s*[A-D][.)]\s+\S", re.MULTILINE)
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Inc|Ltd|Co|Corp|Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|vs|etc|Fig|Vol|pp?|ch|approx)|\bU\.[SK]|\be\.g|\bi\.e)\.$"
+)
 _FINISHED = re.compile(r"[.!?][\"'\u201d)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*$")
 _NOT_FOUND = re.compile(r"\b(?:could not|couldn't|cannot|can't|unable to) find\b", re.IGNORECASE)
 
@@ -57,6 +60,8 @@ def take_sentences(buffer: str, final: bool = False) -> list[str]:
     for match in _BOUNDARY.finditer(buffer):
         if match.end() >= len(buffer) and not final:
             break
+        if _ABBREVIATION.search(buffer, 0, match.start()):
+            continue  # "Inc.", "Dr.", "p.": not the end of a sentence
         end = match.start(2) if match.lastindex and match.group(2) is not None else match.start()
         if buffer[start:end].strip():
             out.append(buffer[start:end].strip())

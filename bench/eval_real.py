@@ -317,6 +317,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--answers", type=int, nargs="?", const=10, default=0,
         help="answer N questions per set (default 10: about 20 s a question for both systems on 2 cores)",
     )
+    ap.add_argument(
+        "--answer-docs", choices=("odd", "even"), default="odd",
+        help="answer questions of the odd (reported) or the even (settings are chosen there) documents",
+    )
     ap.add_argument("--max-tokens", type=int, default=64, help="longest answer, in tokens")
     ap.add_argument("--passages", type=int, default=4, help="most passages `ask` gives the model (answers)")
     ap.add_argument("--needles", action="store_true", help="needles in the Paul Graham essays (.txt and PDF)")
@@ -358,10 +362,12 @@ def main(argv: list[str] | None = None) -> dict:
                 from real_answers import run_answers
 
                 t1 = time.perf_counter()
-                rows, details = run_answers(sets, lens, recipe, args.answers, args.max_tokens, args.passages)
+                rows, details = run_answers(
+                    sets, lens, recipe, args.answers, args.max_tokens, args.passages, args.answer_docs
+                )
                 model = Path(str(lens.ll.settings.llm)).name
                 took = time.perf_counter() - t1
-                print_table(f"Answers by {model} on the odd-numbered documents ({took:.0f} s)", rows)
+                print_table(f"Answers by {model} on the {args.answer_docs}-numbered documents ({took:.0f} s)", rows)
                 result.update(answers=rows, answer_details=details)
             if args.relevance:
                 from real_relevance import run_relevance

@@ -29,9 +29,10 @@ from longlens.schema import Hit
 MULTIPLE_CHOICE = {"coursera", "tpo"}
 
 
-def pick_questions(docs: list, per_set: int) -> list[tuple]:
-    """`per_set` (document, question) pairs from the odd-numbered documents, round robin."""
-    report = [d for d in docs if d.group == "odd"] or [d for d in docs if d.group != "repeated"]
+def pick_questions(docs: list, per_set: int, group: str = "odd") -> list[tuple]:
+    """`per_set` (document, question) pairs from the `group` (odd: reported; even: for choosing settings)
+    documents, round robin."""
+    report = [d for d in docs if d.group == group] or [d for d in docs if d.group != "repeated"]
     out, i = [], 0
     while len(out) < per_set and any(i < len(d.questions) for d in report):
         out.extend((d, d.questions[i]) for d in report if i < len(d.questions))
@@ -60,7 +61,7 @@ def score(answer: str, reference: str, multiple_choice: bool) -> dict:
 
 
 def run_answers(
-    sets: dict, lens, recipe, per_set: int, max_tokens: int, passages: int = 4
+    sets: dict, lens, recipe, per_set: int, max_tokens: int, passages: int = 4, group: str = "odd"
 ) -> tuple[list[dict], list[dict]]:
     """Answer `per_set` questions of each set with both systems; returns (table rows, per-question rows)."""
     from longlens.answer import AskOptions
@@ -76,7 +77,7 @@ def run_answers(
         mc = set_name in MULTIPLE_CHOICE
         results: dict[str, list[dict]] = {"longlens ask": [], "recipe passages + same model": []}
         seconds = dict.fromkeys(results, 0.0)
-        chosen = pick_questions(docs, per_set)
+        chosen = pick_questions(docs, per_set, group)
         for done, (doc, q) in enumerate(chosen, start=1):
             print(f"  answers {set_name}: {done}/{len(chosen)}", end="\r", file=sys.stderr, flush=True)
             t0 = time.perf_counter()

@@ -73,3 +73,11 @@ def test_a_sentence_cut_off_by_the_token_limit_is_not_shown():
     assert shown == "The survey counted 214 heron pairs [2]." and check.dropped == ["The survey counted 214 nesting"]
     alone, _ = _stream("The survey counted 214 heron pairs [2]", 6)  # the only sentence: kept without its period
     assert alone == "The survey counted 214 heron pairs [2]"
+
+
+def test_abbreviations_do_not_end_sentences():
+    text = "Welcome to the QLT Inc. Fourth Quarter call. Dr. Smith spoke. See p. 4 for U.S. figures. The answer is B."
+    assert split_sentences(text) == [
+        "Welcome to the QLT Inc. Fourth Quarter call.", "Dr. Smith spoke.", "See p. 4 for U.S. figures.",
+        "The answer is B.",
+    ]
