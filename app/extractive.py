@@ -8,9 +8,10 @@ page or time, e.g. `From report.pdf, p. 4: "Revenue rose 12%." [1]`.
 A sentence is scored on what the question asks: the idf-weighted share of the question's terms it holds
 (rare terms decide: "archive room" against a near-miss about the "annex room"), its meaning (the
 embedder's cosine), whether it holds the kind of thing asked for (a year for "when", a number for "how
-many", a name for "who"), and, a little, the rank of its passage. A second sentence is quoted only when it
-scores nearly as well and is not a variant of the first (a near-miss differs from the needle in one word
-and would bring in a wrong value).
+many", a name for "who"), whether its passage's title and section are about the question's subject (a
+report's own figure, not another report's mention of it), and, a little, the rank of its passage. A
+second sentence is quoted only when it scores nearly as well and is not a variant of the first (a
+near-miss differs from the needle in one word and would bring in a wrong value).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ KEYWORD_WEIGHT = 0.5
 COSINE_WEIGHT = 0.35
 KIND_WEIGHT = 0.1
 RANK_WEIGHT = 0.05
+HEADING_WEIGHT = 0.1  # the passage's title and section path hold the question's terms: it is about its subject
 SECOND_QUOTE_RATIO = 0.9  # a second sentence is quoted when it scores this close to the best...
 VARIANT_OVERLAP = 0.5  # ...and shares less than this of its terms with the first (else it is a variant)
 MIN_WORDS = 6  # shorter lines are headings and labels more often than answers
@@ -106,8 +108,11 @@ def best_sentences(
         vectors = embed([question] + [s for _, s in candidates])
         cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
     kinds = np.array([float(holds_kind(s, kind, question)) for _, s in candidates])
+    headings = [keyword_coverage(weights, f"{h.title}\n{h.heading_path}") for h in passages]
+    heading = np.array([headings[n - 1] for n, _ in candidates])
     rank = np.array([1.0 / n for n, _ in candidates])
-    score = KEYWORD_WEIGHT * keyword + COSINE_WEIGHT * cosine + KIND_WEIGHT * kinds + RANK_WEIGHT * rank
+    score = (KEYWORD_WEIGHT * keyword + COSINE_WEIGHT * cosine + KIND_WEIGHT * kinds + RANK_WEIGHT * rank
+             + HEADING_WEIGHT * heading)
     order = np.argsort(-score, kind="stable")
     best = candidates[order[0]]
     quotes = [Quote(best[0], best[1], float(score[order[0]]))]
