@@ -54,6 +54,7 @@ class Retrieved:
     passages: list[Hit]
     relevance: dict[int, float]
     evidence: Evidence | None = None  # what the "could not find" decision was made on
+    weights: dict[str, float] = field(default_factory=dict)  # the question's terms and their idf
 
 
 class AnswerPipeline:
@@ -78,17 +79,18 @@ class AnswerPipeline:
         weights = self.retriever.term_weights(focused, filters)
         evidence = Evidence(self._cosine(focused, hits), keyword_evidence(weights, [h.text for h in hits]))
         use_reranker = opts.rerank and self.reranker is not None
+        dense_floor = DENSE_FLOOR
         if use_reranker:
             scores = self.reranker.score(question, [h.text for h in hits])
             floor = opts.min_relevance if opts.min_relevance is not None else 0.1
             answerable = max(scores) >= floor or evidence.best_keyword >= opts.min_keyword_evidence
         else:
             scores = [h.score for h in hits]  # the fused order: re-sorting by cosine alone loses recall
-            floor = opts.min_relevance if opts.min_relevance is not None else DENSE_FLOOR
-            answerable = evidence.answerable(floor, opts.min_keyword_evidence)
+            dense_floor = opts.min_relevance if opts.min_relevance is not None else DENSE_FLOOR
+            answerable = evidence.answerable(dense_floor, opts.min_keyword_evidence)
         if not answerable:
-            return Retrieved([], {}, evidence)
-        hits, scores = _sure_first(hits, scores, evidence, floor, opts.min_keyword_evidence)
+            return Retrieved([], {}, evidence, weights)
+        hits, scores = _sure_first(hits, scores, evidence, dense_floor, opts.min_keyword_evidence)
         relevance = {h.chunk_id: s for h, s in zip(hits, scores, strict=True)}
         budget = self.generator.context_window - opts.generation.max_tokens - PROMPT_OVERHEAD_TOKENS
         cfg = opts.selection
@@ -97,7 +99,7 @@ class AnswerPipeline:
         chosen = chosen[: opts.max_passages]
         if cfg.reorder:
             chosen = reorder_for_long_context(chosen)
-        return Retrieved(chosen, relevance, evidence)
+        return Retrieved(chosen, relevance, evidence, weights)
 
     def _cosine(self, question: str, hits: list[Hit]) -> list[float]:
         """The cosine between the question and the stored chunk vectors."""
@@ -121,7 +123,7 @@ class AnswerPipeline:
         )
         shown: list[str] = []
         quotes: list[Quote] = []
-        weights = self.retriever.term_weights(focus_query(question), filters)
+        weights = retrieved.weights
         if quote_first:
             quotes = self._quotes(question, passages, weights)
             if quotes:
