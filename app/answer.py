@@ -15,7 +15,7 @@ from longlens.models.generation import GenerationParams, Generator
 from longlens.models.reranker import Reranker
 from longlens.prompting import ANSWER_CUE, NOT_FOUND, build_messages
 from longlens.relevance import DENSE_FLOOR, KEYWORD_FLOOR, Evidence, keyword_evidence
-from longlens.retrieval.query import focus_query
+from longlens.retrieval.query import focus_query, in_context
 from longlens.retrieval.selection import SelectionConfig, reorder_for_long_context, select_passages
 from longlens.retriever import Filters, HybridRetriever, SearchMode
 from longlens.schema import Answer, Citation, Hit
@@ -55,6 +55,7 @@ class Retrieved:
     relevance: dict[int, float]
     evidence: Evidence | None = None  # what the "could not find" decision was made on
     weights: dict[str, float] = field(default_factory=dict)  # the question's terms and their idf
+    query: str = ""  # what was searched: the question, with the previous turn when it is a short follow-up
 
 
 class AnswerPipeline:
@@ -71,17 +72,18 @@ class AnswerPipeline:
     def retrieve(self, question: str, filters: Filters, opts: AskOptions) -> Retrieved:
         """The passages for the prompt, in retrieval order (or the reranker's), or none when neither the
         dense nor the keyword evidence says the documents hold the answer."""
-        ranked = self.retriever.ranked(question, opts.candidates, filters, opts.mode)
+        query = in_context(question, opts.history)
+        ranked = self.retriever.ranked(query, opts.candidates, filters, opts.mode)
         hits = ranked.hits + ranked.leaders_left_out
         if not hits:
             return Retrieved([], {})
-        focused = focus_query(question)
+        focused = focus_query(query)
         weights = self.retriever.term_weights(focused, filters)
         evidence = Evidence(self._cosine(focused, hits), keyword_evidence(weights, [h.text for h in hits]))
         use_reranker = opts.rerank and self.reranker is not None
         dense_floor = DENSE_FLOOR
         if use_reranker:
-            scores = self.reranker.score(question, [h.text for h in hits])
+            scores = self.reranker.score(query, [h.text for h in hits])
             floor = opts.min_relevance if opts.min_relevance is not None else 0.1
             answerable = max(scores) >= floor or evidence.best_keyword >= opts.min_keyword_evidence
         else:
@@ -89,7 +91,7 @@ class AnswerPipeline:
             dense_floor = opts.min_relevance if opts.min_relevance is not None else DENSE_FLOOR
             answerable = evidence.answerable(dense_floor, opts.min_keyword_evidence)
         if not answerable:
-            return Retrieved([], {}, evidence, weights)
+            return Retrieved([], {}, evidence, weights, query)
         hits, scores = _sure_first(hits, scores, evidence, dense_floor, opts.min_keyword_evidence)
         relevance = {h.chunk_id: s for h, s in zip(hits, scores, strict=True)}
         budget = self.generator.context_window - opts.generation.max_tokens - PROMPT_OVERHEAD_TOKENS
@@ -99,7 +101,7 @@ class AnswerPipeline:
         chosen = chosen[: opts.max_passages]
         if cfg.reorder:
             chosen = reorder_for_long_context(chosen)
-        return Retrieved(chosen, relevance, evidence, weights)
+        return Retrieved(chosen, relevance, evidence, weights, query)
 
     def _cosine(self, question: str, hits: list[Hit]) -> list[float]:
         """The cosine between the question and the stored chunk vectors."""
@@ -125,7 +127,7 @@ class AnswerPipeline:
         quotes: list[Quote] = []
         weights = retrieved.weights
         if quote_first:
-            quotes = self._quotes(question, passages, weights)
+            quotes = self._quotes(retrieved.query, passages, weights)
             if quotes:
                 check.quoted = True
                 shown.append(quotation(quotes, passages))
@@ -142,7 +144,7 @@ class AnswerPipeline:
                 shown.append(("\n\n" if check.quoted and len(shown) == 1 else " " if shown else "") + sentence)
                 yield shown[-1]
         if not shown and mode == "auto" and not quote_first:  # nothing generated survived: quote instead
-            quotes = self._quotes(question, passages, weights)
+            quotes = self._quotes(retrieved.query, passages, weights)
             if quotes:
                 check.quoted = True
                 shown.append(quotation(quotes, passages))

@@ -4,7 +4,9 @@ Used by `bench/eval_real.py --relevance`. Every question of a set is answerable 
 `ask` saying "could not find" there is a miss. The questions of the other sets, asked of the same
 document, have no answer there (earnings calls against government and encyclopedia pages), so there it
 should say it. Per set and group (even: where thresholds are chosen; odd: reported), the share of
-questions that get "could not find": `answerable` should be near 0, `absent` near 1. The sweep prints the
+questions that get "could not find": `answerable` should be near 0, `absent` near 1. multidoc_qa's questions
+are the turns of a dialogue ("yes", "I have a FFEL loan."): `answerable, in conversation` asks each turn
+again after the ones before it (with their reference answers), as the web app's chat does. The sweep prints the
 same shares on the even documents for other thresholds, to choose them.
 """
 
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import statistics
 import sys
+from dataclasses import replace
 
+CONVERSATIONS = {"multidoc_qa"}  # sets whose questions are the turns of one dialogue per document
 DENSE_GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 KEYWORD_GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 1.01)  # 1.01: the keyword side never decides alone
 
@@ -33,16 +37,23 @@ def gather(sets: dict, lens) -> list[dict]:
             print(f"  relevance {set_name}: {n}/{len(unique)}", end="\r", file=sys.stderr, flush=True)
             filters = Filters(ll._target_collections(set_name), doc.file_name)
             absent = others[n :: max(1, len(unique))][: len(doc.questions)]  # as many, spread over the others
-            for kind, questions in (("answerable", [q.text for q in doc.questions]), ("absent", absent)):
-                for q in questions:
-                    got = pipeline.retrieve(q, filters, opts)
-                    ev = got.evidence
-                    rows.append({
-                        "set": set_name, "doc": doc.name, "group": doc.group, "kind": kind,
-                        "cosine": ev.best_cosine if ev else 0.0, "keyword": ev.best_keyword if ev else 0.0,
-                        "not_found": float(not got.passages),
-                    })
+            turns = [(q.text, q.reference) for q in doc.questions]
+            asked = [("answerable", q, ()) for q, _ in turns] + [("absent", q, ()) for q in absent]
+            if set_name in CONVERSATIONS:  # each turn again, after the turns before it (user and reference)
+                asked += [("answerable, in conversation", q, _history(turns[:i])) for i, (q, _) in enumerate(turns)]
+            for kind, q, history in asked:
+                got = pipeline.retrieve(q, filters, replace(opts, history=history))
+                ev = got.evidence
+                rows.append({
+                    "set": set_name, "doc": doc.name, "group": doc.group, "kind": kind,
+                    "cosine": ev.best_cosine if ev else 0.0, "keyword": ev.best_keyword if ev else 0.0,
+                    "not_found": float(not got.passages),
+                })
     return rows
+
+
+def _history(turns: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [m for q, a in turns for m in ({"role": "user", "content": q}, {"role": "assistant", "content": a})]
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -50,8 +61,10 @@ def summarise(rows: list[dict]) -> list[dict]:
     for key in dict.fromkeys((r["set"], r["group"]) for r in rows):
         rs = [r for r in rows if (r["set"], r["group"]) == key]
         row: dict = {"set": key[0], "docs": key[1]}
-        for kind in ("answerable", "absent"):
+        for kind in ("answerable", "answerable, in conversation", "absent"):
             ks = [r for r in rs if r["kind"] == kind]
+            if not ks and kind.endswith("conversation"):
+                continue
             row[f"{kind} questions"] = len(ks)
             row[f"{kind}: not found"] = statistics.fmean(r["not_found"] for r in ks) if ks else float("nan")
         out.append(row)

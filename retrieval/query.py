@@ -10,6 +10,9 @@ L-Eval financial transcripts, searching with the question alone raised evidence 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+
+from longlens.retrieval.terms import query_terms
 
 # A lead-in that addresses the assistant, up to the colon after which the question starts.
 _INSTRUCTION = re.compile(
@@ -19,6 +22,7 @@ _INSTRUCTION = re.compile(
 )
 _NUMBERED = re.compile(r"^\s*(?:question|q)\s*\d+\s*[.:)]\s*", re.IGNORECASE)
 MIN_REST_WORDS = 3
+FOLLOW_UP_TERMS = 3  # a turn with fewer content terms than this ("yes", "I have a FFEL loan.") leans on the last
 
 
 def focus_query(query: str) -> str:
@@ -33,3 +37,12 @@ def focus_query(query: str) -> str:
         text = match.group("rest").strip()
     stripped = _NUMBERED.sub("", text, count=1)
     return stripped if stripped.strip() else text
+
+
+def in_context(question: str, history: Sequence[Mapping[str, str]]) -> str:
+    """What to search with in a conversation: a short follow-up ("Yes, I am.", "What about 2019?") together
+    with the user's previous turn, which says what it is about; a question of its own, alone."""
+    if len(query_terms(question)) >= FOLLOW_UP_TERMS:
+        return question
+    earlier = [m["content"] for m in history if m.get("role") == "user" and m.get("content", "").strip()]
+    return f"{focus_query(earlier[-1])}\n{question}" if earlier else question

@@ -192,3 +192,15 @@ def test_a_passage_only_keyword_search_finds_reaches_the_prompt(lens, tmp_path):
         Filters(lens._target_collections(None)), AskOptions(max_passages=2),
     )
     assert any("7463343" in h.text for h in got.passages)
+
+
+def test_a_short_follow_up_is_searched_with_the_turn_before_it(docs_lens):
+    docs_lens.generator = ReadingGenerator("heron")
+    extract = AskOptions(answer_mode="extract")
+    assert docs_lens.ask("Yes, please.", options=extract).text == NOT_FOUND
+    history = [
+        {"role": "user", "content": "I want to know about the heron colony nesting pairs."},
+        {"role": "assistant", "content": "Shall I look up the count?"},
+    ]
+    answer = docs_lens.ask("Yes, please.", options=AskOptions(answer_mode="extract", history=history))
+    assert "214 nesting pairs" in answer.text and answer.citations[0].page_start == 3
