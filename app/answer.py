@@ -71,8 +71,17 @@ class AnswerPipeline:
 
     def retrieve(self, question: str, filters: Filters, opts: AskOptions) -> Retrieved:
         """The passages for the prompt, in retrieval order (or the reranker's), or none when neither the
-        dense nor the keyword evidence says the documents hold the answer."""
+        dense nor the keyword evidence says the documents hold the answer. In a conversation, a question
+        that finds nothing by itself is searched again with the user's turn before it."""
         query = in_context(question, opts.history)
+        got = self._retrieve(query, filters, opts)
+        if not got.passages and query == question and opts.history:
+            again = in_context(question, opts.history, always=True)
+            if again != question:
+                return self._retrieve(again, filters, opts)
+        return got
+
+    def _retrieve(self, query: str, filters: Filters, opts: AskOptions) -> Retrieved:
         ranked = self.retriever.ranked(query, opts.candidates, filters, opts.mode)
         hits = ranked.hits + ranked.leaders_left_out
         if not hits:

@@ -39,10 +39,11 @@ def focus_query(query: str) -> str:
     return stripped if stripped.strip() else text
 
 
-def in_context(question: str, history: Sequence[Mapping[str, str]]) -> str:
+def in_context(question: str, history: Sequence[Mapping[str, str]], always: bool = False) -> str:
     """What to search with in a conversation: a short follow-up ("Yes, I am.", "What about 2019?") together
-    with the user's previous turn, which says what it is about; a question of its own, alone."""
-    if len(query_terms(question)) >= FOLLOW_UP_TERMS:
+    with the user's previous turn, which says what it is about; a question of its own, alone (unless
+    `always`: the caller found nothing for it alone)."""
+    if len(query_terms(question)) >= FOLLOW_UP_TERMS and not always:
         return question
     earlier = [m["content"] for m in history if m.get("role") == "user" and m.get("content", "").strip()]
     return f"{focus_query(earlier[-1])}\n{question}" if earlier else question

@@ -204,3 +204,7 @@ def test_a_short_follow_up_is_searched_with_the_turn_before_it(docs_lens):
     ]
     answer = docs_lens.ask("Yes, please.", options=AskOptions(answer_mode="extract", history=history))
     assert "214 nesting pairs" in answer.text and answer.citations[0].page_start == 3
+    longer = "That is precisely my doubt, can you clear it out?"  # not short, but finds nothing by itself
+    assert docs_lens.ask(longer, options=extract).text == NOT_FOUND
+    answer = docs_lens.ask(longer, options=AskOptions(answer_mode="extract", history=history))
+    assert "214 nesting pairs" in answer.text
