@@ -40,6 +40,7 @@ def test_native_generator_streams_chat(native, tokenizer, hf_model):  # noqa: AN
     import torch
 
     assert isinstance(native, Generator)
+    assert 100_000_000 < native.parameter_count < 200_000_000  # SmolLM2-135M: ask quotes before paraphrasing
     messages = [{"role": "user", "content": "What is the capital of France?"}]
     pieces = list(native.stream(messages, GenerationParams(max_tokens=10)))
     assert pieces and all(pieces)
