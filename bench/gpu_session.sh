@@ -14,7 +14,8 @@ set -u -o pipefail
 stage=${1:-tests}
 out=${OUT:-bench/out/gpu}
 mkdir -p "$out"
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# PYTHONSAFEPATH: the repo root off sys.path, so kernels/ never shadows the `kernels` package transformers imports
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONSAFEPATH=1
 python3 -m pip install -q --no-deps --no-build-isolation -e . >"$out/install.log" 2>&1 || {
   echo "pip install -e . failed: see $out/install.log"; exit 1; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"$out/device.txt" 2>&1
