@@ -75,6 +75,10 @@ class LongLens:
         ingestor = Ingestor(self.settings, self.store, self.indexes, self.embedder, self._keyword_indexes_used())
         return ingestor.run(list(paths), collection=collection, recursive=recursive, workers=workers, progress=progress)
 
+    def create_collection(self, name: str, owner_id: int | None = None) -> int:
+        """An empty collection for the embedder in use, owned by web user `owner_id` (None: CLI/API); its id."""
+        return self.store.ensure_collection(name, self.embedder.name, self.embedder.dim, owner_id=owner_id)
+
     # browsing ----------------------------------------------------------------------------------
 
     def collections(self) -> list[CollectionInfo]:

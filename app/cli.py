@@ -14,6 +14,7 @@ from rich.table import Table
 from longlens.cli_progress import RichIngestProgress
 from longlens.locations import location
 from longlens.schema import LongLensError
+from longlens.users import User, Users
 
 app = typer.Typer(
     help="Ask questions of long documents and videos; answers cite the page and the second.",
@@ -143,17 +144,24 @@ def collections(
             if delete:
                 ll.delete_collection(delete)
             infos = ll.collections()
+            users = Users(ll.store.engine)
+            owners = {c.owner_id: users.by_id(c.owner_id) for c in infos if c.owner_id is not None}
     except LongLensError as exc:
         _fail(str(exc))
     if as_json:
-        print(json.dumps([c.__dict__ for c in infos], indent=2))
+        print(json.dumps([c.__dict__ | {"owner": _owner_name(owners.get(c.owner_id))} for c in infos], indent=2))
         return
     table = Table()
-    for col in ("collection", "documents", "chunks", "embedder"):
+    for col in ("collection", "owner", "documents", "chunks", "embedder"):
         table.add_column(col)
     for c in infos:
-        table.add_row(c.name, str(c.documents), str(c.chunks), c.embedder)
+        table.add_row(c.name, _owner_name(owners.get(c.owner_id)) or "", str(c.documents), str(c.chunks), c.embedder)
     out.print(table)
+
+
+def _owner_name(user: User | None) -> str | None:
+    """The web user owning a collection (None: made by the CLI or the API)."""
+    return user.name if user is not None else None
 
 
 @app.command()
@@ -288,9 +296,10 @@ def serve(
 ) -> None:
     """Serve the web app (login is on when LONGLENS_USERS_FILE names a users file)."""
     from longlens.ui.app import launch_app
-    from longlens.ui.auth import load_users
+    from longlens.ui.auth import read_users_file
 
-    launch_app(_lens(data_dir), host=host, port=port, share=share, users=load_users())
+    users, admins = read_users_file() or (None, None)
+    launch_app(_lens(data_dir), host=host, port=port, share=share, users=users, admins=admins)
 
 
 def main() -> None:

@@ -16,10 +16,10 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select, updat
 from sqlalchemy.orm import Session, sessionmaker
 
 from longlens import keyword_search
+from longlens.migrations import migrate
 from longlens.retrieval.terms import keyword_text
 from longlens.schema import Chunk, Hit, LongLensError
 from longlens.store_models import (
-    Base,
     ChunkRow,
     CollectionRow,
     DocumentRow,
@@ -55,6 +55,7 @@ class CollectionInfo:
     documents: int
     chunks: int
     revision: int = 0
+    owner_id: int | None = None  # the web user it belongs to; None for CLI/API collections
 
 
 def make_engine(url: str) -> Engine:
@@ -81,7 +82,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        Base.metadata.create_all(self.engine)
+        migrate(self.engine)
         keyword_search.install(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -95,16 +96,19 @@ class Store:
 
     # collections -------------------------------------------------------------------------------
 
-    def ensure_collection(self, name: str, embedder: str, dim: int) -> int:
+    def ensure_collection(self, name: str, embedder: str, dim: int, owner_id: int | None = None) -> int:
+        """The id of collection `name`, made on first use; `owner_id` owns a new one and must own an old one."""
         name = name.strip()
         if not name:
             raise LongLensError("collection name must not be empty")
         with self.session() as s:
             row = s.scalar(select(CollectionRow).where(CollectionRow.name == name))
             if row is None:
-                row = CollectionRow(name=name, embedder=embedder, dim=dim)
+                row = CollectionRow(name=name, embedder=embedder, dim=dim, owner_id=owner_id)
                 s.add(row)
                 s.flush()
+            elif owner_id is not None and row.owner_id != owner_id:
+                raise LongLensError(f"collection '{name}' belongs to another user")
             elif row.embedder != embedder or row.dim != dim:
                 raise LongLensError(
                     f"collection '{name}' was built with embedder {row.embedder} ({row.dim} dims); "
@@ -124,7 +128,7 @@ class Store:
         with self.session() as s:
             if not counts:
                 rows = s.scalars(select(CollectionRow).order_by(CollectionRow.name)).all()
-                return [CollectionInfo(c.id, c.name, c.embedder, c.dim, -1, -1, c.revision) for c in rows]
+                return [CollectionInfo(c.id, c.name, c.embedder, c.dim, -1, -1, c.revision, c.owner_id) for c in rows]
             docs = (
                 select(DocumentRow.collection_id, func.count().label("n"))
                 .where(DocumentRow.status == "ready")
@@ -140,7 +144,8 @@ class Store:
                 .outerjoin(chunks, chunks.c.collection_id == CollectionRow.id)
                 .order_by(CollectionRow.name)
             ).all()
-        return [CollectionInfo(c.id, c.name, c.embedder, c.dim, nd, nc, c.revision) for c, nd, nc in counted]
+        return [CollectionInfo(c.id, c.name, c.embedder, c.dim, nd, nc, c.revision, c.owner_id)
+                for c, nd, nc in counted]
 
     def rename_collection(self, old: str, new: str) -> None:
         cid = self.collection_id(old)
@@ -293,6 +298,11 @@ class Store:
                 q = q.where(CollectionRow.name == collection)
             rows = s.execute(q.order_by(CollectionRow.name, DocumentRow.source_path)).all()
         return [_doc_info(d, name) for d, name in rows]
+
+    def source_in_use(self, source_path: str) -> bool:
+        """Whether any document, in any collection, is read from `source_path`."""
+        with self.session() as s:
+            return s.scalar(select(DocumentRow.id).where(DocumentRow.source_path == source_path).limit(1)) is not None
 
     def resolve_documents(self, refs: Sequence[str], collection: str | None = None) -> list[DocumentInfo]:
         """Find documents by id, exact source path, or file name; raise naming the first ref not found."""

@@ -1,4 +1,6 @@
-"""SQLAlchemy tables: collections, documents, chunks (with their vectors) and ingestion runs.
+"""SQLAlchemy tables: users, collections, documents, chunks (with their vectors), ingestion runs, conversations.
+
+The tables' current shape; `longlens.migrations` moves an older database to it.
 
 Chunks keep their embedding next to their text: the FAISS files are a derived cache that `doctor` can
 always rebuild from the database without re-embedding, which is what makes a crash harmless.
@@ -31,12 +33,26 @@ class Base(DeclarativeBase):
     pass
 
 
+class UserRow(Base):
+    """A person known to the web app; `name` is exact (NFC), never a file-system-safe squash of it."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20), default="user")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class CollectionRow(Base):
     __tablename__ = "collections"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # unique across owners: an owned collection is keyed "<owner id>::<name>" (`longlens.users.owned_key`)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)  # unused since migration 002
+    # who may see it in the web app; None: made by the CLI or the API, seen only there and by admins
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     embedder: Mapped[str] = mapped_column(String(500))
     dim: Mapped[int] = mapped_column(Integer)
     # bumped by every change to the collection's chunks: lets another process see its index is stale
@@ -116,3 +132,28 @@ class IngestionRunRow(Base):
     n_skipped: Mapped[int] = mapped_column(Integer, default=0)
     n_failed: Mapped[int] = mapped_column(Integer, default=0)
     report: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ConversationRow(Base):
+    """One saved chat; `owner` is the name it was saved under, `owner_id` who may reopen it."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    title: Mapped[str] = mapped_column(String(200))
+    messages_json: Mapped[str] = mapped_column(Text, default="[]")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CollectionShareRow(Base):
+    """A collection another user may read (never change): read-only sharing in the web app."""
+
+    __tablename__ = "collection_shares"
+    __table_args__ = (UniqueConstraint("collection_id", "user_id", name="uq_collection_share"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

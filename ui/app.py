@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
+from gradio import processing_utils
+from gradio import utils as gradio_utils
 
 from longlens.answer import AskOptions
 from longlens.api import LongLens
@@ -14,17 +16,20 @@ from longlens.conversations import Conversations
 from longlens.grounding import AnswerCheck, dropped_note
 from longlens.locations import location
 from longlens.models.generation import GenerationParams
+from longlens.names import BadName, clean_name
 from longlens.retrieval.selection import SelectionConfig
-from longlens.schema import Citation
+from longlens.schema import Citation, LongLensError
+from longlens.sharing import Shares
+from longlens.ui.access import Access, visible_collections
 from longlens.ui.progress import QueueProgress
-from longlens.ui.safety import MAX_UPLOAD_BYTES, UploadRejected, accept_upload, safe_user
+from longlens.ui.safety import MAX_UPLOAD_BYTES, UploadRejected, accept_upload, forget_upload
 from longlens.ui.viewer import passage_markdown, render_pdf_page
+from longlens.users import User, Users, owned_key
 
-SEP = "::"  # collections are stored as "<user>::<name>" so one user never sees another's
-
-
-def _user(request: gr.Request | None) -> str:
-    return safe_user(getattr(request, "username", None) if request else None)
+MAX_COLLECTION_CHARS = 150
+"""What a user may name a collection: the stored key adds the owner id in front (longlens.users.owned_key)."""
+ANONYMOUS = "anonymous"
+"""Who everybody is when login is off."""
 
 
 def message_text(content: object) -> str:
@@ -34,25 +39,41 @@ def message_text(content: object) -> str:
     return str(content)
 
 
-def _full(user: str, name: str) -> str:
-    return f"{user}{SEP}{name.strip() or 'default'}"
+def collection_name(text: str) -> str:
+    """A collection name as typed (empty means "default"), or BadName saying what is wrong with it."""
+    return clean_name(text if text.strip() else "default", "collection name", MAX_COLLECTION_CHARS)
 
 
 class WebApp:
     """State shared by all sessions: one LongLens, with a lock so ingestion and answering don't corrupt indexes."""
 
-    def __init__(self, ll: LongLens, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
+    def __init__(self, ll: LongLens, max_upload_bytes: int = MAX_UPLOAD_BYTES, admins: set[str] | None = None,
+                 known_users: set[str] | None = None) -> None:
+        """`admins` get the admin role on first sight; `known_users` (the users file's names, None when login is
+        off) are the names a collection may be shared with."""
         self.ll = ll
         self.max_upload_bytes = max_upload_bytes
         self.write_lock = threading.Lock()
         self.conversations = Conversations(ll.store.engine)
+        self.users = Users(ll.store.engine)
+        self.shares = Shares(ll.store.engine)
+        self.known_users = known_users
+        for name in admins or ():
+            self.users.set_role(name, "admin")
 
-    def conversation_choices(self, user: str) -> list[tuple[str, int]]:
+    def user(self, who: gr.Request | User | str | None) -> User:
+        """The logged-in user of a request (a row made on first sight); a User or a name passes through."""
+        if isinstance(who, User):
+            return who
+        name = who if isinstance(who, str) else getattr(who, "username", None)
+        return self.users.get_or_create(name or ANONYMOUS)
+
+    def conversation_choices(self, user: User) -> list[tuple[str, int]]:
         return [(f"#{cid} {title}", cid) for cid, title in self.conversations.list(user)]
 
     def save_conversation(self, history: list[dict], conv_id: int | None, request: gr.Request) -> tuple[int, object]:
         """Persist the chat after each answer so it can be reopened later."""
-        user = _user(request)
+        user = self.user(request)
         messages = [{"role": m["role"], "content": message_text(m["content"])} for m in history]
         cid = self.conversations.save(user, conv_id, messages) if messages else conv_id
         return cid, gr.update(choices=self.conversation_choices(user), value=cid)
@@ -60,28 +81,45 @@ class WebApp:
     def reopen(self, conv_id: int | None, request: gr.Request) -> tuple[list[dict], int | None]:
         if conv_id is None:
             return [], None
-        return self.conversations.load(_user(request), int(conv_id)), int(conv_id)
+        return self.conversations.load(self.user(request), int(conv_id)), int(conv_id)
 
-    def my_collections(self, user: str) -> list[str]:
-        prefix = f"{user}{SEP}"
-        return [c.name[len(prefix):] for c in self.ll.collections() if c.name.startswith(prefix)]
+    def visible(self, who: User | str) -> dict[str, Access]:
+        return visible_collections(self.ll.store, self.users, self.shares, self.user(who))
 
-    def documents_table(self, user: str, name: str) -> list[list[str]]:
-        if name not in self.my_collections(user):
+    def my_collections(self, who: User | str) -> list[str]:
+        """The labels of the collections `who` may read: own names first, then shared ones (all, for an admin)."""
+        return list(self.visible(who))
+
+    def documents_table(self, who: User | str, name: str) -> list[list[str]]:
+        access = self.visible(who).get(name)
+        if access is None:
             return []
-        return [[Path(d.source_path).name, d.doc_type, d.status, d.error or ""]
-                for d in self.ll.documents(_full(user, name))]
+        return [[Path(d.source_path).name, d.doc_type, d.status, d.error or ""] for d in self.ll.documents(access.key)]
+
+    def forget_uploads(self, paths: list[str]) -> None:
+        """Delete the stored uploads no document uses any longer (call with the write lock held)."""
+        for path in set(paths):
+            forget_upload(path, self.ll.settings.data_dir, self.ll.store.source_in_use)
+
+    def can_read_document(self, user: User, path: str) -> bool:
+        """Whether `path` is the stored source of a document in a collection `user` may read."""
+        return any(d.source_path == path for access in self.visible(user).values()
+                   for d in self.ll.documents(access.key))
 
     def upload(self, files: list[str] | None, name: str, request: gr.Request) -> Iterator[tuple[str, object, object]]:
         """Copy, check and ingest; yields a live per-file status table."""
-        user = _user(request)
-        name = name.strip() or "default"
+        user = self.user(request)
+        try:
+            name = collection_name(name)
+        except BadName as exc:
+            yield f"- rejected: {exc}", gr.update(), gr.update()
+            return
         accepted: list[str] = []
         lines: list[str] = []
         for f in files or []:
             path = getattr(f, "name", f)
             try:
-                accepted.append(str(accept_upload(path, Path(path).name, self.ll.settings.data_dir, user,
+                accepted.append(str(accept_upload(path, Path(path).name, self.ll.settings.data_dir,
                                                   self.max_upload_bytes)))
             except UploadRejected as exc:
                 lines.append(f"- rejected: {exc}")
@@ -91,10 +129,25 @@ class WebApp:
         progress = QueueProgress()
         result: dict[str, object] = {}
 
+        target = self.visible(user).get(name)
+        if target is not None and not target.writable:
+            yield f"- rejected: '{name}' is shared with you to read; upload into a collection of your own", \
+                gr.update(), gr.update()
+            return
+
         def work() -> None:
-            with self.write_lock:
-                result["report"] = self.ll.ingest(accepted, collection=_full(user, name), progress=progress)
-            progress.done.set()
+            try:
+                with self.write_lock:
+                    if target is not None:
+                        key = target.key
+                    else:
+                        key = owned_key(user.id, name)
+                        self.ll.create_collection(key, owner_id=user.id)
+                    result["report"] = self.ll.ingest(accepted, collection=key, progress=progress)
+            except Exception as exc:  # noqa: BLE001 - whatever it was, the upload ends with its reason
+                progress.fail_unfinished(accepted, f"{type(exc).__name__}: {exc}")
+            finally:  # the status stops spinning and the upload slot is freed, whatever happened
+                progress.done.set()
 
         threading.Thread(target=work, daemon=True).start()
         while not progress.done.wait(0.5):
@@ -106,9 +159,8 @@ class WebApp:
     def ask(self, message: str, history: list[dict], names: list[str], passages: int, rerank: bool,
             reorder: bool, temperature: float, request: gr.Request) -> Iterator[tuple[list[dict], list[dict], object]]:
         """Stream the answer into the chat, then the citations into the source picker."""
-        user = _user(request)
-        mine = set(self.my_collections(user))
-        targets = [_full(user, n) for n in (names or []) if n in mine] or [_full(user, n) for n in mine]
+        visible = self.visible(request)
+        targets = [visible[n].key for n in (names or []) if n in visible] or [a.key for a in visible.values()]
         prior = [{"role": m["role"], "content": message_text(m["content"])} for m in history]
         history = prior + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         if not targets:
@@ -149,15 +201,17 @@ class WebApp:
         if chosen is None:
             return hide, hide, gr.update(value="", visible=False)
         path = Path(chosen["document"])
-        uploads = (self.ll.settings.data_dir / "uploads" / _user(request)).resolve()
-        if uploads not in path.resolve().parents:
+        if not self.can_read_document(self.user(request), chosen["document"]):
             return hide, hide, gr.update(value="not your document", visible=True)
         suffix = path.suffix.lower()
         if suffix == ".pdf" and chosen.get("page_start"):
             return gr.update(value=render_pdf_page(path, chosen["page_start"], chosen["quote"]), visible=True), \
                 hide, gr.update(value=f"{path.name} p. {chosen['page_start']}", visible=True)
         if suffix in {".mp4", ".mkv", ".webm"}:
-            return hide, gr.update(value=str(path), playback_position=float(chosen.get("t_start") or 0),
+            # a copy in Gradio's cache, under a folder named by its content's hash: the data directory itself
+            # is never served (launch_app blocks it)
+            served = processing_utils.save_file_to_cache(path, gradio_utils.get_upload_folder())
+            return hide, gr.update(value=served, playback_position=float(chosen.get("t_start") or 0),
                                    visible=True), gr.update(value=path.name, visible=True)
         try:
             text = path.read_text(errors="replace")
@@ -166,10 +220,12 @@ class WebApp:
         return hide, hide, gr.update(value=passage_markdown(text, chosen["quote"]), visible=True)
 
     def delete_document(self, name: str, doc: str, request: gr.Request) -> list[list[str]]:
-        user = _user(request)
-        if name in self.my_collections(user) and doc.strip():
+        user = self.user(request)
+        access = self.visible(user).get(name)
+        if access is not None and access.writable and doc.strip():
             with self.write_lock:
-                self.ll.remove([doc.strip()], collection=_full(user, name))
+                removed = self.ll.remove([doc.strip()], collection=access.key)
+                self.forget_uploads([d.source_path for d in removed])
         return self.documents_table(user, name)
 
     def rename(self, name: str, new: str, request: gr.Request) -> tuple[object, str]:
@@ -178,27 +234,77 @@ class WebApp:
     def delete(self, name: str, new: str, request: gr.Request) -> tuple[object, str]:
         return self.manage("delete", name, new, request)
 
+    def share(self, name: str, reader: str, request: gr.Request) -> tuple[object, str]:
+        return self.manage("share", name, reader, request)
+
+    def unshare(self, name: str, reader: str, request: gr.Request) -> tuple[object, str]:
+        return self.manage("unshare", name, reader, request)
+
     def on_load(self, request: gr.Request) -> tuple[object, list[list[str]], object]:
-        user = _user(request)
+        user = self.user(request)
         return (gr.update(choices=self.my_collections(user)), self.documents_table(user, "default"),
                 gr.update(choices=self.conversation_choices(user)))
 
     def manage(self, action: str, name: str, new: str, request: gr.Request) -> tuple[object, str]:
-        """Create/rename/delete one of the user's collections."""
-        user = _user(request)
-        mine = self.my_collections(user)
+        """Rename or delete one of the user's collections; the message says what happened."""
+        user = self.user(request)
+        try:
+            message = self._manage(user, action, name, new)
+        except LongLensError as exc:  # BadName included: a refused new name
+            message = f"{action}: {exc}"
+        return gr.update(choices=self.my_collections(user)), message
+
+    def _manage(self, user: User, action: str, name: str, new: str) -> str:
+        access = self.visible(user).get(name)
+        if access is None:
+            return f"{action}: you have no collection named '{name}'"
+        if not access.writable:
+            return f"{action}: '{name}' is shared with you to read only"
         with self.write_lock:
-            if action == "rename" and name in mine and new.strip():
-                self.ll.rename_collection(_full(user, name), _full(user, new))
-            elif action == "delete" and name in mine:
-                self.ll.delete_collection(_full(user, name))
-        return gr.update(choices=self.my_collections(user)), f"{action}: done"
+            if action in ("share", "unshare"):
+                return self._share(access, action, new)
+            if action == "rename":
+                if not new.strip():
+                    return "rename: type the new name first"
+                target = collection_name(new)
+                key = owned_key(access.owner_id, target) if access.owner_id is not None else target
+                if key in {c.name for c in self.ll.store.collections(counts=False)}:
+                    whose = "you already have" if access.owner_id == user.id else "its owner already has"
+                    return f"rename: {whose} a collection named '{target}'"
+                self.ll.rename_collection(access.key, key)
+                return f"renamed '{name}' to '{target}'"
+            sources = [d.source_path for d in self.ll.documents(access.key)]
+            self.ll.delete_collection(access.key)
+            self.forget_uploads(sources)
+            return f"deleted '{name}' and its {len(sources)} document(s)"
+
+    def _share(self, access: Access, action: str, reader_name: str) -> str:
+        """Let another user read the collection (or stop letting them)."""
+        reader_name = clean_name(reader_name, "user name")
+        if self.known_users is not None and reader_name not in self.known_users:
+            return f"{action}: there is no user named '{reader_name}'"
+        reader = self.users.get_or_create(reader_name)
+        if reader.id == access.owner_id:
+            return f"{action}: '{reader_name}' owns '{access.label}'"
+        if action == "share":
+            done = self.shares.share(access.collection_id, reader.id)
+            return f"shared '{access.label}' with {reader_name} (read-only)" if done else \
+                f"share: {reader_name} can already read '{access.label}'"
+        done = self.shares.unshare(access.collection_id, reader.id)
+        return f"stopped sharing '{access.label}' with {reader_name}" if done else \
+            f"unshare: '{access.label}' was not shared with {reader_name}"
 
 
-def build_app(ll: LongLens, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> gr.Blocks:
-    """The Blocks UI; `launch_app` serves it."""
-    web = WebApp(ll, max_upload_bytes)
-    with gr.Blocks(title="longlens") as demo:
+def build_app(ll: LongLens, max_upload_bytes: int = MAX_UPLOAD_BYTES, users: dict[str, str] | None = None,
+              admins: set[str] | None = None) -> gr.Blocks:
+    """The Blocks UI; `launch_app` serves it. With login off everybody is the one user ANONYMOUS, an admin:
+    a single person on their own machine sees what the CLI ingested too."""
+    if users:
+        web = WebApp(ll, max_upload_bytes, admins=admins, known_users=set(users))
+    else:
+        web = WebApp(ll, max_upload_bytes, admins={ANONYMOUS})
+    # cached copies of cited videos and rendered pages are dropped after an hour
+    with gr.Blocks(title="longlens", delete_cache=(3600, 3600)) as demo:
         cites = gr.State([])
         conv_id = gr.State(None)
         gr.Markdown("## longlens: ask your long documents and videos")
@@ -216,6 +322,10 @@ def build_app(ll: LongLens, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> gr.Bloc
                     with gr.Row():
                         rename_btn = gr.Button("Rename collection")
                         delete_btn = gr.Button("Delete collection", variant="stop")
+                    reader = gr.Textbox(label="Share the collection with (user name, read-only)")
+                    with gr.Row():
+                        share_btn = gr.Button("Share")
+                        unshare_btn = gr.Button("Stop sharing")
                     manage_status = gr.Markdown()
                 with gr.Accordion("Chat settings", open=False):
                     chosen = gr.CheckboxGroup(label="Collections to ask", choices=[])
@@ -248,6 +358,8 @@ def build_app(ll: LongLens, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> gr.Bloc
         del_doc.click(web.delete_document, [collection, doc_ref], [docs], api_name="delete_document")
         rename_btn.click(web.rename, [collection, new_name], [chosen, manage_status], api_name="rename_collection")
         delete_btn.click(web.delete, [collection, new_name], [chosen, manage_status], api_name="delete_collection")
+        share_btn.click(web.share, [collection, reader], [chosen, manage_status], api_name="share_collection")
+        unshare_btn.click(web.unshare, [collection, reader], [chosen, manage_status], api_name="unshare_collection")
         demo.load(web.on_load, None, [chosen, docs, past])
     demo.queue(default_concurrency_limit=2)
     return demo
@@ -255,11 +367,17 @@ def build_app(ll: LongLens, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> gr.Bloc
 
 def launch_app(ll: LongLens, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
                users: dict[str, str] | None = None, prevent_thread_lock: bool = False,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> gr.Blocks:
-    from longlens.ui.auth import make_auth
+               max_upload_bytes: int = MAX_UPLOAD_BYTES, admins: set[str] | None = None) -> gr.Blocks:
+    from starlette.middleware import Middleware
 
-    demo = build_app(ll, max_upload_bytes)
+    from longlens.ui.auth import make_auth
+    from longlens.ui.throttle import LoginThrottleMiddleware
+
+    demo = build_app(ll, max_upload_bytes, users, admins)
     demo.launch(server_name=host, server_port=port, share=share, auth=make_auth(users),
+                app_kwargs={"middleware": [Middleware(LoginThrottleMiddleware)]},
                 max_file_size=max_upload_bytes, prevent_thread_lock=prevent_thread_lock,
-                allowed_paths=[str((ll.settings.data_dir / "uploads").resolve())], show_error=True)
+                # nothing of the data directory is served by path: a cited source is read, rendered or copied
+                # into Gradio's content-addressed cache by open_citation, after its ownership check
+                allowed_paths=[], blocked_paths=[str(ll.settings.data_dir.resolve())], show_error=True)
     return demo

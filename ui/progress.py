@@ -27,6 +27,15 @@ class QueueProgress:
             entry = self._files.setdefault(path, [0, 1, status, detail])
             entry[0], entry[2], entry[3] = entry[1], status, detail
 
+    def fail_unfinished(self, paths: list[str], reason: str) -> None:
+        """Mark every file of the batch that has no outcome yet as failed, with `reason`."""
+        reason = reason.encode("utf-8", "replace").decode("utf-8")  # never a lone surrogate in the response
+        with self._lock:
+            for path in paths:
+                entry = self._files.setdefault(path, [0, 1, "ingesting", ""])
+                if entry[2] == "ingesting":
+                    entry[0], entry[2], entry[3] = entry[1], "failed", reason
+
     def lines(self) -> list[str]:
         with self._lock:
             return [f"- {Path(p).name}: {s} {100 * d // t}% {detail}".rstrip()

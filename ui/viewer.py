@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -36,12 +37,21 @@ def _probes(quote: str, words: int = 4) -> list[str]:
     return [" ".join(tokens[i:i + words]) for i in range(0, len(tokens), words)][:200]
 
 
+MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")
+
+
+def inert(text: str) -> str:
+    """`text` shown as typed by a Markdown view: no HTML, and no Markdown image or link that would fetch from
+    a remote host when a citation is opened (a document's tracking pixel)."""
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def passage_markdown(text: str, quote: str, context: int = 600) -> str:
-    """The quote in its surrounding text; everything escaped so a document can never inject HTML."""
+    """The quote in its surrounding text; everything escaped so a document can never inject HTML or images."""
     idx = text.find(quote[:80]) if quote else -1
     if idx < 0:
-        return html.escape(quote)
-    before = html.escape(text[max(0, idx - context):idx])
-    mid = html.escape(quote)
-    after = html.escape(text[idx + len(quote):idx + len(quote) + context])
+        return inert(quote)
+    before = inert(text[max(0, idx - context):idx])
+    mid = inert(quote)
+    after = inert(text[idx + len(quote):idx + len(quote) + context])
     return f"{before}<mark>{mid}</mark>{after}"

@@ -26,4 +26,4 @@ def test_follow_up_history_and_reopen(lens, guide_pdf):
     reopened, rid = web.reopen(cid, alice)
     assert rid == cid and len(reopened) == 4 and reopened[0]["content"] == "Who is the lighthouse keeper?"
     assert web.reopen(cid, bob)[0] == []  # another user's conversation reads as missing
-    assert Conversations(lens.store.engine).list("bob") == []
+    assert Conversations(lens.store.engine).list(web.user("bob")) == []
