@@ -85,3 +85,22 @@ def test_cli_lists_each_collections_owner(tmp_path, embedder):
                              catch_exceptions=False)
     owners = {c["name"].partition("::")[2] or c["name"]: c["owner"] for c in json.loads(res.stdout)}
     assert owners == {"birds": "alice", "default": "__", "notes": None}
+
+
+def test_concurrent_first_starts_on_a_new_directory(tmp_path):
+    """Two processes making the schema at once: one died with 'table collections already exists' (3 of 10)."""
+    import subprocess
+    import sys
+
+    code = "import sys; from longlens.store import Store; Store(f'sqlite:///{sys.argv[1]}/longlens.db').close()"
+    failures: list[str] = []
+    for i in range(10):
+        data = tmp_path / f"d{i}"
+        pair = [subprocess.Popen([sys.executable, "-c", code, str(data)], cwd=tmp_path, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(2)]
+        for proc in pair:
+            _out, err = proc.communicate(timeout=120)
+            if proc.returncode:
+                failures.append(err.strip().splitlines()[-1])
+        assert applied(make_engine(f"sqlite:///{data / 'longlens.db'}")) == sorted(name for name, _ in MIGRATIONS)
+    assert failures == []
