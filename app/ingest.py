@@ -25,6 +25,7 @@ from longlens.config import Settings
 from longlens.discovery import discover, sha256_file
 from longlens.indexes import IndexSet
 from longlens.models.embedder import Embedder
+from longlens.orphans import die_with_parent
 from longlens.prepare import Prepared, PrepareOptions, prepare_file
 from longlens.retrieval.terms import keyword_text
 from longlens.schema import Chunk
@@ -231,7 +232,8 @@ class Ingestor:
                 yield prepare_file(path, opts)
             return
         ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads is unsafe
-        with ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=ctx,
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(prepare_file, p, opts): p for p in paths}
             for fut in as_completed(futures):
                 try:

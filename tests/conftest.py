@@ -7,6 +7,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# child processes (`python -m longlens.cli`, `python -c`) never get the repo root on sys.path, where kernels/
+# would shadow the `kernels` package transformers imports
+os.environ.setdefault("PYTHONSAFEPATH", "1")
 
 import pytest  # noqa: E402
 

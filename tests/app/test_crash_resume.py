@@ -153,3 +153,44 @@ def test_doctor_repairs_a_damaged_index(tmp_path):
     assert "coral" in hits[0]["text"].lower()
     keyword = json.loads(_cli(data, "search", "coral reefs", "--json", "--k", "1", "--mode", "keyword").stdout)
     assert "coral" in keyword[0]["text"].lower()
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended, only unreaped
+    except OSError:
+        return False
+
+
+def test_workers_die_with_a_killed_ingest(tmp_path):
+    """kill -9 of `ingest --workers 2` left the resource tracker and both pool workers alive for minutes."""
+    corpus = _corpus(tmp_path / "corpus", n=40, paragraphs=12)
+    env = {**os.environ, "LONGLENS_HOME": str(tmp_path / "data")}
+    proc = subprocess.Popen([sys.executable, "-m", "longlens.cli", "ingest", str(corpus), "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 240
+    children: list[int] = []
+    while time.time() < deadline and proc.poll() is None and len(children) < 3:  # the tracker and 2 workers
+        children = _children(proc.pid)
+        time.sleep(0.05)
+    assert len(children) >= 3, "the ingest should have started its workers"
+    proc.kill()  # the parent only, as the OOM killer or a kill -9 would
+    proc.wait()
+    time.sleep(5)
+    assert [pid for pid in children if _alive(pid)] == []
