@@ -18,7 +18,7 @@ from longlens.relevance import DENSE_FLOOR, KEYWORD_FLOOR, Evidence, keyword_evi
 from longlens.retrieval.query import focus_query, in_context
 from longlens.retrieval.selection import SelectionConfig, reorder_for_long_context, select_passages
 from longlens.retriever import Filters, HybridRetriever, SearchMode
-from longlens.schema import Answer, Citation, Hit
+from longlens.schema import Answer, Citation, Hit, LongLensError
 from longlens.store import Store
 
 PROMPT_OVERHEAD_TOKENS = 400  # system rules, labels, question
@@ -45,6 +45,12 @@ class AskOptions:
     history: Sequence[dict[str, str]] = ()
     answer_cue: str = ANSWER_CUE  # the line that ends the prompt: small models differ in what they follow
     answer_mode: AnswerMode | None = None  # auto | generate | extract; None: the setting (auto by default)
+
+    def __post_init__(self) -> None:
+        for name in ("max_passages", "candidates"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise LongLensError(f"{name} must be a whole number of at least 1, not {value!r}")
 
 
 @dataclass

@@ -132,6 +132,8 @@ class LongLens:
         `document`: one or more ids, paths or file names; `doc_type`: pdf, docx, video... A document or type
         that matches nothing raises `NoMatchError`.
         """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise LongLensError(f"k must be a whole number of at least 1, not {k!r}")
         filters = Filters(self._target_collections(collection), document, doc_type)
         return self.retriever.retrieve(query, k, filters, mode)
 
@@ -221,6 +223,8 @@ class LongLens:
                     "vectors_added": dense.added,
                     "vectors_removed": dense.removed,
                     "index_rebuilt": dense.rebuilt,
+                    "index_damage": dense.damage,
+                    "keyword_index_damage": keyword.damage,
                     "keywords_added": keyword.added,
                     "keywords_removed": keyword.removed,
                     "keyword_index_rebuilt": keyword.rebuilt,

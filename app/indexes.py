@@ -8,7 +8,10 @@ what `longlens doctor` reports.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,7 @@ class ReconcileReport:
     added: int
     removed: int
     rebuilt: bool = False
+    damage: str | None = None  # why the file was set aside and rebuilt: checksum, not a file, unreadable
 
     @property
     def changed(self) -> bool:
@@ -60,6 +64,32 @@ class IndexSet:
     def path(self, collection_id: int) -> Path:
         return self.index_dir / f"collection-{collection_id}{self.kind.suffix}"
 
+    def _save(self, index: Any) -> None:
+        """Write the index, then the checksum of what was written beside it (`<file>.sha256`)."""
+        index.save()
+        path = getattr(index, "path", None)
+        if path is not None and Path(path).is_file():
+            _atomic_write(_checksum_path(Path(path)), _sha256(Path(path)))
+
+    def _damage(self, path: Path) -> str | None:
+        """Why the file at `path` cannot be trusted, or None (absent, or matching its recorded checksum)."""
+        if not path.exists() and not path.is_symlink():
+            return None
+        if not path.is_file():
+            return "not a regular file"
+        recorded = _checksum_path(path)
+        if recorded.is_file() and recorded.read_text().strip() != _sha256(path):
+            return "contents differ from the checksum recorded when it was written"
+        return None
+
+    def _set_aside(self, path: Path) -> None:
+        """Move a damaged index out of the way (a directory is renamed, never deleted)."""
+        _checksum_path(path).unlink(missing_ok=True)
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+        elif path.exists():
+            os.replace(path, path.with_name(f"{path.name}.damaged-{time.time_ns()}"))
+
     def stray_files(self, known_ids: set[int]) -> list[Path]:
         """Index files of this kind whose collection no longer exists."""
         known = {self.path(i).name for i in known_ids}
@@ -75,25 +105,38 @@ class IndexSet:
             elif revision is not None and self._revisions.get(collection_id) != revision:
                 report = self._reconcile(collection_id, index, dim)
                 if report.changed:
-                    index.save()
+                    self._save(index)
             if revision is not None:
                 self._revisions[collection_id] = revision
             return index
 
     def _open(self, collection_id: int, dim: int) -> tuple[Any, ReconcileReport]:
         path = self.path(collection_id)
-        rebuilt = False
-        try:
+        damage = self._damage(path)
+        index = None
+        if damage is None:
+            try:
+                index = self.kind.open(path, dim)
+            except Exception as exc:  # unreadable or wrong-sized file: the database can rebuild it
+                damage = f"unreadable ({type(exc).__name__})"
+        if damage is not None:
+            self._set_aside(path)
             index = self.kind.open(path, dim)
-        except Exception:  # unreadable or wrong-sized file: the database can rebuild it
-            path.unlink(missing_ok=True)
-            index = self.kind.open(path, dim)
-            rebuilt = True
         report = self._reconcile(collection_id, index, dim)
-        report.rebuilt = rebuilt
+        report.rebuilt, report.damage = damage is not None, damage
         if report.changed:
-            index.save()
+            self._save(index)
         return index, report
+
+    def rebuild(self, collection_id: int, dim: int, damage: str) -> ReconcileReport:
+        """Throw the collection's index away and make it again from the database (damage found in use)."""
+        with self._lock:
+            self._indexes.pop(collection_id, None)
+            self._set_aside(self.path(collection_id))
+            index, report = self._open(collection_id, dim)
+            self._indexes[collection_id] = index
+            report.rebuilt, report.damage = True, damage
+            return report
 
     def _reconcile(self, collection_id: int, index: Any, dim: int) -> ReconcileReport:
         in_db = self.store.chunk_ids(collection_id)
@@ -113,9 +156,12 @@ class IndexSet:
                 self._indexes[collection_id] = index
                 return report
             index = self._indexes[collection_id]
+            damage = self._damage(self.path(collection_id)) if not index.dirty else None
+            if damage is not None:  # the file under an open index was damaged since it was read
+                return self.rebuild(collection_id, dim, damage)
             report = self._reconcile(collection_id, index, dim)
             if report.changed:
-                index.save()
+                self._save(index)
             return report
 
     def apply(
@@ -134,4 +180,22 @@ class IndexSet:
         with self._lock:
             for index in self._indexes.values():
                 if index.dirty:
-                    index.save()
+                    self._save(index)
+
+
+def _checksum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

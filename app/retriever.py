@@ -132,6 +132,10 @@ class HybridRetriever:
         for info in collections:
             index = self.indexes.get(info.id, info.dim, info.revision)
             scores, ids = index.search(qvec, k, allowed_ids=allowed)
+            if not _cosines(scores):  # unit vectors can only score in [-1, 1]: the index is damaged
+                self.indexes.rebuild(info.id, info.dim, "a search scored outside [-1, 1]")
+                index = self.indexes.get(info.id, info.dim, info.revision)
+                scores, ids = index.search(qvec, k, allowed_ids=allowed)
             scored.extend((int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0)
         scored.sort(key=lambda pair: -pair[1])
         return scored[:k]
@@ -161,3 +165,12 @@ def distinct(hits: list[Hit]) -> list[Hit]:
             seen.add(hit.text)
             out.append(hit)
     return out
+
+
+COSINE_SLACK = 1e-3
+"""float32 rounding lets a unit-vector inner product stray this far past 1."""
+
+
+def _cosines(scores: np.ndarray) -> bool:
+    """Whether every score could be a cosine of two unit vectors."""
+    return bool(np.all(np.isfinite(scores)) and np.all(np.abs(scores) <= 1 + COSINE_SLACK))

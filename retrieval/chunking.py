@@ -9,8 +9,8 @@ that prefer to end at a sentence boundary.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from longlens.schema import Chunk, Segment
 
@@ -18,6 +18,14 @@ from longlens.schema import Chunk, Segment
 OffsetsFn = Callable[[list[str]], list[list[tuple[int, int]]]]
 
 SENTENCE_END = ".!?;:。！？"
+PIECE_CHARS = 100_000
+"""A segment longer than this is tokenized in pieces (cut at whitespace when there is some): a 50 MB line
+would otherwise become one tokenizer call holding ten million offsets at once."""
+BATCH_CHARS = 1_000_000
+"""Characters handed to the tokenizer per call; bounds the memory its offsets take."""
+MAX_TOKEN_CHARS = 32
+"""A token spanning more text than this (a tokenizer's [UNK] for a 'word' of thousands of letters with no
+space) is counted as several, so no chunk can hold an unbounded run of text."""
 MAX_MEDIA_SECONDS = 45.0
 """Longest stretch of a video one chunk may cover when packing several time-stamped segments."""
 
@@ -65,14 +73,13 @@ def chunk_segments(
     """
     if max_tokens <= 0 or not 0 <= overlap < max_tokens:
         raise ValueError("need max_tokens > 0 and 0 <= overlap < max_tokens")
-    segments = [s for s in segments if s.text.strip()]
+    segments = [piece for s in segments if s.text.strip() for piece in _pieces(s)]
     if not segments:
         return []
-    all_offsets = offsets_fn([s.text for s in segments])
     chunks: list[Chunk] = []
     group: list[_Unit] = []
     group_key: object = None
-    for seg, offs in zip(segments, all_offsets, strict=True):
+    for seg, offs in _tokenized(segments, offsets_fn):
         key = _group_key(seg)
         if key != group_key and group:
             _pack(group, max_tokens, chunks, max_seconds)
@@ -85,6 +92,50 @@ def chunk_segments(
     if group:
         _pack(group, max_tokens, chunks, max_seconds)
     return chunks
+
+
+def _pieces(seg: Segment, limit: int = PIECE_CHARS) -> list[Segment]:
+    """`seg`, or consecutive parts of it of at most `limit` characters, each cut after whitespace if it has any."""
+    text = seg.text
+    if len(text) <= limit:
+        return [seg]
+    parts: list[Segment] = []
+    start = 0
+    while start < len(text):
+        end = min(start + limit, len(text))
+        if end < len(text):
+            space = max(text.rfind(" ", start + limit // 2, end), text.rfind("\n", start + limit // 2, end))
+            end = space + 1 if space >= 0 else end
+        parts.append(replace(seg, text=text[start:end], char_start=seg.char_start + start,
+                             char_end=seg.char_start + end))
+        start = end
+    return parts
+
+
+def _tokenized(segments: list[Segment], offsets_fn: OffsetsFn) -> Iterator[tuple[Segment, list[tuple[int, int]]]]:
+    """(segment, token offsets) in order, tokenized BATCH_CHARS at a time; over-long tokens split."""
+    batch: list[Segment] = []
+    size = 0
+    for seg in [*segments, None]:
+        if batch and (seg is None or size + len(seg.text) > BATCH_CHARS):
+            for done, offs in zip(batch, offsets_fn([b.text for b in batch]), strict=True):
+                yield done, _bounded(offs)
+            batch, size = [], 0
+        if seg is not None:
+            batch.append(seg)
+            size += len(seg.text)
+
+
+def _bounded(offs: list[tuple[int, int]], limit: int = MAX_TOKEN_CHARS) -> list[tuple[int, int]]:
+    if all(b - a <= limit for a, b in offs):
+        return offs
+    out: list[tuple[int, int]] = []
+    for a, b in offs:
+        if b - a > limit:
+            out.extend((i, min(i + limit, b)) for i in range(a, b, limit))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _group_key(seg: Segment) -> object:

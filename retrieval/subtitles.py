@@ -53,14 +53,38 @@ def _read_text(path: Path) -> str:
     return data.decode("latin-1")
 
 
-def parse_srt(text: str) -> list[Segment]:
-    """Cues of a SubRip file; malformed cues are skipped by `srt`'s lenient parser."""
+def parse_srt(text: str, warnings: list[str] | None = None) -> list[Segment]:
+    """Cues of a SubRip file; malformed cues are left out (`srt`'s lenient parser), and counted in `warnings`."""
     out = []
+    parsed = 0
     for cue in srt.parse(text, ignore_errors=True):
+        parsed += 1
         line = clean_cue(cue.content)
         if line:
-            out.append(_seg(line, cue.start.total_seconds(), cue.end.total_seconds()))
+            out.append(_cue(line, cue.start.total_seconds(), cue.end.total_seconds(), warnings))
+    blocks = sum(1 for b in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")) if b.strip())
+    _count_broken(blocks - parsed, warnings)
     return out
+
+
+def _count_broken(n: int, warnings: list[str] | None) -> None:
+    if n > 0 and warnings is not None:
+        warnings.append(f"{n} subtitle cue(s) could not be read and were left out")
+
+
+def _cue(text: str, start: float, end: float, warnings: list[str] | None) -> Segment:
+    """A cue's segment; one that ends before it starts is kept as a moment at its start, with a warning."""
+    if end < start:
+        if warnings is not None:
+            warnings.append(f"subtitle cue at {_clock(start)} ends before it starts ({_clock(end)}): "
+                            f"kept as a moment at {_clock(start)}")
+        end = start
+    return _seg(text, start, end)
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:d}:{whole % 3600 // 60:02d}:{whole % 60:02d}.{round((seconds - whole) * 1000):03d}"
 
 
 def _vtt_seconds(m: re.Match[str], offset: int) -> float:
@@ -68,9 +92,11 @@ def _vtt_seconds(m: re.Match[str], offset: int) -> float:
     return int(h or 0) * 3600 + int(mnt) * 60 + int(s) + int(ms) / 1000
 
 
-def parse_vtt(text: str) -> list[Segment]:
-    """Cues of a WebVTT file with millisecond timestamps (NOTE/STYLE blocks and cue ids are ignored)."""
+def parse_vtt(text: str, warnings: list[str] | None = None) -> list[Segment]:
+    """Cues of a WebVTT file with millisecond timestamps (NOTE/STYLE blocks and cue ids are ignored); a block
+    with a cue arrow but no readable timing is left out and counted in `warnings`."""
     out = []
+    broken = 0
     for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
         lines = block.strip("\n").split("\n")
         for i, line in enumerate(lines):
@@ -78,14 +104,22 @@ def parse_vtt(text: str) -> list[Segment]:
             if m:
                 cue = clean_cue(" ".join(lines[i + 1 :]))
                 if cue:
-                    out.append(_seg(cue, _vtt_seconds(m, 2), _vtt_seconds(m, 7)))
+                    out.append(_cue(cue, _vtt_seconds(m, 2), _vtt_seconds(m, 7), warnings))
                 break
+        else:
+            broken += any("-->" in line for line in lines)
+    _count_broken(broken, warnings)
     return out
 
 
-def read_sidecar(path: Path) -> list[Segment]:
+def read_sidecar(path: Path, warnings: list[str] | None = None) -> list[Segment]:
+    """The cues of a sidecar file; what is wrong with its cues is added to `warnings`, named by the file."""
     text = _read_text(path)
-    return parse_vtt(text) if path.suffix.lower() == ".vtt" else parse_srt(text)
+    found: list[str] = []
+    cues = parse_vtt(text, found) if path.suffix.lower() == ".vtt" else parse_srt(text, found)
+    if warnings is not None:
+        warnings.extend(f"{path.name}: {w}" for w in found)
+    return cues
 
 
 def embedded_subtitles(path: Path, stream_index: int) -> list[Segment]:

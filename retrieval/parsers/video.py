@@ -207,7 +207,7 @@ def _subtitle_segments(path: Path, info: MediaInfo, warnings: list[str]) -> list
             warnings.append(f"embedded subtitle track {track.index} ({track.codec}) could not be read: {exc}")
     for sidecar in sidecar_files(path):
         try:
-            out += read_sidecar(sidecar)
+            out += read_sidecar(sidecar, warnings)
         except (OSError, ValueError) as exc:
             warnings.append(f"subtitle file {sidecar.name} could not be read: {exc}")
     return out

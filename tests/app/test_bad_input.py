@@ -132,3 +132,15 @@ def test_unreadable_file_is_reported(tmp_path):
     result = json.loads(proc.stdout)
     assert result["failed"] == [{"path": str(locked), "error": "permission denied"}]
     assert result["ok"] == [str(ok)]
+
+
+def test_api_refuses_k_below_one_like_the_cli(lens):
+    """`search` with k <= 0 returned [] silently in the API while the CLI refused it."""
+    from longlens.answer import AskOptions
+    from longlens.schema import LongLensError
+
+    for k in (0, -3, 2.5, True):
+        with pytest.raises(LongLensError, match="k must be a whole number of at least 1"):
+            lens.search("anything", k=k)
+    with pytest.raises(LongLensError, match="max_passages must be"):
+        AskOptions(max_passages=0)

@@ -84,3 +84,28 @@ def test_rejects_bad_budget_and_ignores_blank_segments(offsets):
     with pytest.raises(ValueError):
         chunk_segments([Segment("x")], offsets, max_tokens=10, overlap=10)
     assert chunk_segments([Segment("   "), Segment("\n")], offsets) == []
+
+
+@pytest.mark.parametrize("shape", ["one line", "no spaces"])
+def test_a_huge_line_is_tokenized_in_bounded_pieces_and_fully_covered(offsets, shape):
+    """50 MB on one line took 8.1 GB: one tokenizer call held every offset, and a text without spaces was one
+    [UNK] token, so the whole file became one chunk."""
+    from longlens.retrieval import chunking
+
+    words = _sentences(40_000, "x")  # about 3 MB
+    text = words if shape == "one line" else words.replace(" ", "")
+    calls: list[list[int]] = []
+
+    def watched(texts):  # noqa: ANN001, ANN202
+        calls.append([len(t) for t in texts])
+        return offsets(texts)
+
+    chunks = chunk_segments([Segment(text=text, char_start=0, char_end=len(text))], watched, 200, 32)
+    assert len(calls) > 1 and all(sum(c) <= chunking.BATCH_CHARS and max(c) <= chunking.PIECE_CHARS for c in calls)
+    assert all(c.text == text[c.char_start:c.char_end] for c in chunks)
+    assert max(len(c.text) for c in chunks) <= 200 * chunking.MAX_TOKEN_CHARS
+    end = 0
+    for c in sorted(chunks, key=lambda c: c.char_start):
+        assert not text[end:c.char_start].strip()  # nothing but whitespace between consecutive chunks
+        end = max(end, c.char_end)
+    assert end == len(text)

@@ -194,3 +194,46 @@ def test_workers_die_with_a_killed_ingest(tmp_path):
     proc.wait()
     time.sleep(5)
     assert [pid for pid in children if _alive(pid)] == []
+
+
+def _damage_vectors(index_file, fill: bytes | None = None) -> None:
+    """Overwrite bytes in the middle of a FAISS file, where its vectors are (random bytes, or `fill` repeated)."""
+    raw = bytearray(index_file.read_bytes())
+    start, size = len(raw) // 3, 512
+    raw[start:start + size] = (fill * size)[:size] if fill else np.random.default_rng(0).bytes(size)
+    index_file.write_bytes(bytes(raw))
+
+
+def test_doctor_notices_damaged_vectors_and_a_directory(tmp_path):
+    """Random bytes in the vectors went unnoticed (a wrong document at score 6.97e37, doctor 'healthy');
+    a directory in place of the index file crashed search and doctor."""
+    corpus = _corpus(tmp_path / "corpus", n=3, paragraphs=2)
+    data = tmp_path / "data"
+    _cli(data, "ingest", str(corpus), "--workers", "1")
+    faiss_file = next((data / "indexes").glob("*.faiss"))
+    _damage_vectors(faiss_file)
+    report = json.loads(_cli(data, "doctor", "--json").stdout)
+    assert report["healthy"] is False and report["collections"][0]["index_rebuilt"] is True
+    assert "checksum" in report["collections"][0]["index_damage"]
+    assert json.loads(_cli(data, "doctor", "--json").stdout)["healthy"] is True
+
+    faiss_file.unlink()
+    faiss_file.mkdir()
+    (faiss_file / "keep.txt").write_text("somebody's file")
+    hits = json.loads(_cli(data, "search", "coral reefs measurement", "--json", "--k", "1").stdout)
+    assert "coral" in hits[0]["text"].lower() and -1 <= hits[0]["score"] <= 1
+    assert faiss_file.is_file()
+    assert [p.name for p in (data / "indexes").glob("*.damaged-*")]  # set aside, not deleted
+    assert json.loads(_cli(data, "doctor", "--json").stdout)["healthy"] is True
+
+
+def test_search_never_returns_a_score_no_cosine_can_have(tmp_path):
+    """An index file from before checksums, its vectors overwritten: search rebuilds it instead of answering."""
+    corpus = _corpus(tmp_path / "corpus", n=3, paragraphs=2)
+    data = tmp_path / "data"
+    _cli(data, "ingest", str(corpus), "--workers", "1")
+    faiss_file = next((data / "indexes").glob("*.faiss"))
+    faiss_file.with_name(faiss_file.name + ".sha256").unlink()  # as a file written by an older version
+    _damage_vectors(faiss_file, fill=b"\x7e")  # floats near 8.4e37
+    hits = json.loads(_cli(data, "search", "coral reefs measurement", "--json", "--k", "3", "--mode", "dense").stdout)
+    assert hits and all(-1 <= h["score"] <= 1 for h in hits) and "coral" in hits[0]["text"].lower()

@@ -37,6 +37,23 @@ def test_srt_parses_and_strips_markup():
     assert [(s.t_start, s.t_end, s.text) for s in segs] == [(2.5, 4.0, "Deep water"), (60.0, 61.0, "End")]
 
 
+def test_reversed_and_broken_cues_are_reported_never_stored_backwards(tmp_path):
+    """A reversed cue was stored with t_start > t_end, and broken cues vanished without a word."""
+    srt_text = ("1\n00:00:10,000 --> 00:00:05,000\nBackwards\n\n2\n00:00:12,000 -> oops\nBroken\n\n"
+                "3\n00:00:20,000 --> 00:00:21,000\nFine\n")
+    vtt_text = "WEBVTT\n\n00:10.000 --> 00:05.000\nBackwards\n\n00:1x.000 --> 00:13.000\nBroken\n\n" \
+               "00:20.000 --> 00:21.000\nFine\n"
+    for name, text in (("film.srt", srt_text), ("film.vtt", vtt_text)):
+        path = tmp_path / name
+        path.write_text(text)
+        warnings: list[str] = []
+        segs = read_sidecar(path, warnings)
+        assert [(s.text, s.t_start, s.t_end) for s in segs] == [("Backwards", 10.0, 10.0), ("Fine", 20.0, 21.0)]
+        assert len(warnings) == 2 and all(w.startswith(f"{name}: ") for w in warnings)
+        assert "ends before it starts" in warnings[0] and "1 subtitle cue(s) could not be read" in warnings[1]
+    assert parse_vtt(VTT, clean := []) and clean == []  # a good file: no warning
+
+
 def test_sidecar_discovery(tmp_path):
     video = tmp_path / "talk.mp4"
     video.write_bytes(b"x")
