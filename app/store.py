@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from longlens import keyword_search
@@ -26,6 +26,9 @@ from longlens.store_models import (
     IngestionRunRow,
     utcnow,
 )
+
+INSERT_BATCH = 1000
+"""Chunk rows written per statement when a document is stored."""
 
 
 @dataclass
@@ -245,33 +248,26 @@ class Store:
             row.page_count, row.duration, row.warnings = page_count, duration, list(warnings)
             row.status, row.error, row.chunk_count = "ready", None, len(chunks)
             s.flush()
-            new_rows = [
-                ChunkRow(
-                    document_id=row.id,
-                    collection_id=collection_id,
-                    ordinal=c.ordinal,
-                    text=c.text,
-                    token_count=c.token_count,
-                    char_start=c.char_start,
-                    char_end=c.char_end,
-                    page_start=c.page_start,
-                    page_end=c.page_end,
-                    heading_path=c.heading_path,
-                    t_start=c.t_start,
-                    t_end=c.t_end,
-                    sources=c.sources,
-                    embedding=vectors[i].tobytes(),
-                )
-                for i, c in enumerate(chunks)
-            ]
-            s.add_all(new_rows)
+            new_ids: list[int] = []
+            for start in range(0, len(chunks), INSERT_BATCH):  # rows built a batch at a time: bounded memory
+                rows = [
+                    {
+                        "document_id": row.id, "collection_id": collection_id, "ordinal": c.ordinal, "text": c.text,
+                        "token_count": c.token_count, "char_start": c.char_start, "char_end": c.char_end,
+                        "page_start": c.page_start, "page_end": c.page_end, "heading_path": c.heading_path,
+                        "t_start": c.t_start, "t_end": c.t_end, "sources": c.sources,
+                        "embedding": vectors[start + i].tobytes(),
+                    }
+                    for i, c in enumerate(chunks[start : start + INSERT_BATCH])
+                ]
+                new_ids += s.scalars(insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True), rows).all()
             s.execute(
                 update(CollectionRow)
                 .where(CollectionRow.id == collection_id)
                 .values(revision=CollectionRow.revision + 1)
             )
             s.flush()
-            return row.id, [r.id for r in new_rows], removed
+            return row.id, new_ids, removed
 
     def stored_chunks(self, document_id: int) -> tuple[list[Chunk], np.ndarray]:
         """A stored document's chunks, in order, and their vectors: what a file with the same content reuses."""
