@@ -84,3 +84,18 @@ def test_search_and_ask_take_document_and_type_filters(run, tmp_path):
     assert missing.exit_code == 2 and "nope.txt" in missing.output
     assert run("search", "owls", "--type", "pdf").exit_code == 2
     assert run("ask", "what do owls hunt?", "--document", "nope.txt").exit_code == 2
+
+
+def test_runs_from_the_checkout_root():
+    """`python -c`/`-m` from a checkout's root put it on sys.path, where kernels/ hid the `kernels` package that
+    transformers 5.25 imports: every model load failed (CI, 2026-12-03)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONSAFEPATH"}
+    proc = subprocess.run([sys.executable, "-c", "import longlens, transformers; transformers.LlamaConfig"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
