@@ -114,6 +114,11 @@ class WebApp:
         except BadName as exc:
             yield f"- rejected: {exc}", gr.update(), gr.update()
             return
+        target = self.visible(user).get(name)
+        if target is not None and not target.writable:  # refused before any file is stored
+            yield f"- rejected: '{name}' is shared with you to read; upload into a collection of your own", \
+                gr.update(), gr.update()
+            return
         accepted: list[str] = []
         lines: list[str] = []
         for f in files or []:
@@ -127,13 +132,6 @@ class WebApp:
             yield "\n".join(lines) or "no files", gr.update(), gr.update()
             return
         progress = QueueProgress()
-        result: dict[str, object] = {}
-
-        target = self.visible(user).get(name)
-        if target is not None and not target.writable:
-            yield f"- rejected: '{name}' is shared with you to read; upload into a collection of your own", \
-                gr.update(), gr.update()
-            return
 
         def work() -> None:
             try:
@@ -143,7 +141,7 @@ class WebApp:
                     else:
                         key = owned_key(user.id, name)
                         self.ll.create_collection(key, owner_id=user.id)
-                    result["report"] = self.ll.ingest(accepted, collection=key, progress=progress)
+                    self.ll.ingest(accepted, collection=key, progress=progress)
             except Exception as exc:  # noqa: BLE001 - whatever it was, the upload ends with its reason
                 progress.fail_unfinished(accepted, f"{type(exc).__name__}: {exc}")
             finally:  # the status stops spinning and the upload slot is freed, whatever happened

@@ -309,6 +309,7 @@ def test_sharing_is_read_only_and_admins_see_everything(lens, tmp_path):
     web.delete_document(label, "keeper.txt", _req("bob"))
     status, _c, _d = list(web.upload([_doc(tmp_path, "x.txt", "More.")], label, _req("bob")))[-1]
     assert "shared with you to read" in status
+    assert not list((lens.settings.data_dir / "uploads").glob("*/x.txt"))  # refused before anything was stored
     assert web.documents_table("alice", "private")[0][0] == "keeper.txt"
     # the admin sees and manages every collection, the CLI's too
     assert set(web.my_collections("root")) == {"private (alice)", "notes (no owner)"}
