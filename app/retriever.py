@@ -13,6 +13,7 @@ from longlens import keyword_search
 from longlens.indexes import IndexSet
 from longlens.models.embedder import Embedder
 from longlens.retrieval.fusion import reciprocal_rank_fusion
+from longlens.retrieval.query import focus_query
 from longlens.retrieval.terms import query_terms
 from longlens.schema import Hit, LongLensError, NoMatchError
 from longlens.store import CollectionInfo, Store
@@ -62,9 +63,13 @@ class HybridRetriever:
         return self.ranked(query, k, filters, mode).hits
 
     def ranked(self, query: str, k: int, filters: Filters, mode: SearchMode = "hybrid") -> Ranked:
-        """The top `k` hits, and the first hit of each retriever's own list wherever fusion placed it."""
+        """The top `k` hits, and the first hit of each retriever's own list wherever fusion placed it.
+
+        Both retrievers search the question without an instruction pasted around it (`focus_query`): the
+        instruction's words are in every such query and in no answer."""
         if not query.strip():
             raise LongLensError("the query is empty")
+        query = focus_query(query)
         if mode not in ("hybrid", "dense", "keyword"):
             raise LongLensError(f"unknown search mode '{mode}' (hybrid, dense or keyword)")
         if not filters.collections or k <= 0:

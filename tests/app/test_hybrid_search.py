@@ -135,3 +135,20 @@ def test_keyword_top_k_of_a_small_collection_beside_a_large_one(db_lens, tmp_pat
     ]
     in_big = lens.search("turbine", k=5, mode="keyword", collection="big")
     assert len(in_big) == 5 and all(h.document.startswith(str(big)) for h in in_big)
+
+
+def test_search_looks_past_an_instruction_pasted_before_the_question(keyword_lens, tmp_path):
+    """A prompt-style query ("... answer the question: ...") finds the answer, not the passage that shares
+    the instruction's words (the operator's welcome of a results call)."""
+    (tmp_path / "call.md").write_text(
+        "# Welcome\n\nWelcome to the Acme Financial Results Conference Call. I am the operator. Members of "
+        "the call may ask a question and we will answer each question after the prepared remarks.\n\n"
+        "# Segments\n\nSurgical segment sales were 41 million dollars, up 12 percent on last year, "
+        "helped by new hospital contracts.\n"
+    )
+    assert keyword_lens.ingest([tmp_path / "call.md"]).ok
+    question = ("You are asked to act as a member of the Financial Results Conference Call and answer the "
+                "question: How much did the surgical segment sell?")
+    for mode in ("hybrid", "dense", "keyword"):
+        hits = keyword_lens.search(question, k=2, mode=mode)
+        assert "41 million" in hits[0].text, mode

@@ -1,0 +1,258 @@
+"""Retrieval lab (issue 24): every chunk of each question's document scored once by both retrievers, then
+ranking and passage variants compared offline by evidence recall at 300/600/1,200 words, even and odd docs.
+
+    .venv/bin/python bench/retrieval_lab.py            # first run ingests financial_qa + multidoc_qa (~3 min)
+    .venv/bin/python bench/retrieval_lab.py --fresh    # ingest and score again (after an ingestion change)
+
+Cached in bench/out/retrieval_lab.pkl. The `rrf` row equals `eval_real.py`'s hybrid (to within ties).
+"""
+from __future__ import annotations
+
+import pickle
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_real import BUDGETS, DEFAULT_DATA, LongLensSystem, load_set  # noqa: E402
+
+from longlens.evalmetrics import evidence_recall, take_words  # noqa: E402
+from longlens.retriever import Filters  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+CACHE = OUT / "retrieval_lab.pkl"
+
+
+def collect() -> list[dict]:
+    """Per question: the document's chunks in order (ids, texts, vectors), dense and keyword scores of all."""
+    if CACHE.exists():
+        return pickle.loads(CACHE.read_bytes())
+    from sqlalchemy import select
+
+    from longlens.store_models import ChunkRow
+
+    lens = LongLensSystem(OUT / "retrieval_lab_data")
+    out = []
+    for set_name in ("financial_qa", "multidoc_qa"):
+        docs = load_set(DEFAULT_DATA, set_name)
+        lens.ingest(docs, set_name)
+        r = lens.ll.retriever
+        for doc in docs:
+            if doc.group not in ("even", "odd"):
+                continue
+            f = Filters(lens.ll._target_collections(set_name), doc.file_name)
+            doc_ids = r._document_ids(f)
+            with lens.ll.store.session() as s:
+                rows = s.execute(
+                    select(ChunkRow.id, ChunkRow.text, ChunkRow.embedding)
+                    .where(ChunkRow.document_id == doc_ids[0]).order_by(ChunkRow.ordinal)
+                ).all()
+            ids = np.array([row[0] for row in rows])
+            vecs = np.stack([np.frombuffer(row[2], dtype=np.float32) for row in rows])
+            for q in doc.questions:
+                qv = r.embedder.encode_query(q.text)
+                kw = dict(r._keyword(q.text, len(ids), f.collections, doc_ids, ids))
+                out.append({"set": set_name, "group": doc.group, "doc": doc.name, "q": q.text, "qv": qv,
+                            "evidence": q.evidence, "ids": ids, "texts": [row[1] for row in rows], "vecs": vecs,
+                            "dense": vecs @ qv, "kw": np.array([kw.get(int(i), 0.0) for i in ids])})
+    lens.close()
+    CACHE.write_bytes(pickle.dumps(out))
+    return out
+
+
+def rrf_positions(dense: np.ndarray, kw: np.ndarray, c: int = 60, depth: int = 60, wk: float = 1.0) -> np.ndarray:
+    """Chunk positions best first, fused by reciprocal rank over each side's top `depth`."""
+    score = np.zeros(len(dense))
+    for w, s in ((1.0, dense), (wk, kw)):
+        order = np.argsort(-s, kind="stable")[:depth]
+        if w and s is kw:
+            order = order[s[order] > 0]
+        score[order] += w / (c + 1 + np.arange(len(order)))
+    cand = np.flatnonzero(score)
+    return cand[np.argsort(-score[cand], kind="stable")]
+
+
+def smooth(s: np.ndarray, beta: float) -> np.ndarray:
+    """Each chunk's score plus `beta` times its neighbours' (an answer often runs across a chunk border)."""
+    out = s.copy()
+    out[1:] += beta * s[:-1]
+    out[:-1] += beta * s[1:]
+    return out
+
+
+def minmax(s: np.ndarray) -> np.ndarray:
+    lo, hi = s.min(), s.max()
+    return (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
+
+
+def merged_passages(row: dict, order: np.ndarray, limit: int = 30) -> list[str]:
+    """Positions best first, adjacent positions already given merged away (an overlap is not repeated)."""
+    return [row["texts"][i] for i in order[:limit]]
+
+
+VEC = None
+
+
+def sentence_scores(row: dict, positions: np.ndarray, width: int) -> np.ndarray:
+    """Each candidate chunk's best window of `width` sentences: cosine with the query."""
+    global VEC
+    from passage_lab import Vectors, sentences
+
+    if VEC is None:
+        VEC = Vectors()
+    out = []
+    for i in positions:
+        sents = sentences(row["texts"][i])
+        wins = [" ".join(sents[j:j + width]) for j in range(max(1, len(sents) - width + 1))]
+        out.append(float((VEC.get(wins) @ row["qv"]).max()))
+    return np.array(out)
+
+
+def rerank(row: dict, base: np.ndarray, top: int, width: int, w_sent: float, w_rank: float) -> list[str]:
+    cand = base[:top]
+    ss = sentence_scores(row, cand, width)
+    score = w_sent * minmax(ss) + (1 - w_sent) * minmax(row["dense"][cand]) + w_rank / (1 + np.arange(len(cand)))
+    order = list(cand[np.argsort(-score, kind="stable")]) + list(base[top:])
+    return [row["texts"][i] for i in order[:30]]
+
+
+def overlap_words(a: str, b: str, most: int = 80) -> int:
+    """How many words at the end of `a` start `b` (the overlap two neighbouring chunks share)."""
+    wa, wb = a.split(), b.split()
+    for n in range(min(most, len(wa), len(wb)), 0, -1):
+        if wa[-n:] == wb[:n]:
+            return n
+    return 0
+
+
+def without_overlaps(row: dict, order: np.ndarray) -> list[str]:
+    """Best first; a chunk whose neighbour was already given loses the words they share."""
+    texts, given, out = row["texts"], set(), []
+    for i in order[:30]:
+        words = texts[i].split()
+        if i - 1 in given:
+            words = words[overlap_words(texts[i - 1], texts[i]):]
+        if i + 1 in given:
+            n = overlap_words(texts[i], texts[i + 1])
+            words = words[: len(words) - n] if n else words
+        given.add(int(i))
+        out.append(" ".join(words))
+    return out
+
+
+def variants(row: dict) -> dict[str, list[str]]:
+    from longlens.retrieval.selection import drop_near_duplicates
+
+    d, k = row["dense"], row["kw"]
+    texts = row["texts"]
+    base = rrf_positions(d, k)
+    out = {"rrf": [texts[i] for i in base[:30]], "rrf no overlap": without_overlaps(row, base)}
+    for th in (0.3, 0.5, 0.8):
+        out[f"rrf dedupe {th}"] = drop_near_duplicates([texts[i] for i in base[:30]], lambda t: t, th)
+    for gamma in (0.15, 0.3, 0.5):
+        v = row["vecs"]
+        pooled = v.copy()
+        pooled[1:] += gamma * v[:-1]
+        pooled[:-1] += gamma * v[1:]
+        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+        d2 = pooled @ row["qv"]
+        out[f"pooled {gamma} rrf"] = [texts[i] for i in rrf_positions(d2, k)[:30]]
+        out[f"pooled {gamma} dense"] = [texts[i] for i in np.argsort(-d2)[:30]]
+        out[f"max(d,pooled {gamma})"] = [texts[i] for i in rrf_positions(np.maximum(d, d2), k)[:30]]
+    return out
+
+
+def variants_rerank(row: dict) -> dict[str, list[str]]:
+    d, k = row["dense"], row["kw"]
+    texts = row["texts"]
+    base = rrf_positions(d, k)
+    out = {"rrf": [texts[i] for i in base[:30]]}
+    for top in (10, 20):
+        for width in (1, 2):
+            for w_sent, w_rank in ((1.0, 0.0), (0.5, 0.0), (1.0, 0.5), (0.5, 0.5)):
+                out[f"rr{top} w{width} s{w_sent} r{w_rank}"] = rerank(row, base, top, width, w_sent, w_rank)
+    return out
+
+
+def variants_fusion(row: dict) -> dict[str, list[str]]:
+    d, k = row["dense"], row["kw"]
+    texts = row["texts"]
+    base = rrf_positions(d, k)
+    out = {"dense": [texts[i] for i in np.argsort(-d)[:30]], "keyword": [texts[i] for i in np.argsort(-k)[:30]],
+           "rrf": [texts[i] for i in base[:30]]}
+    # Rocchio on the dense side: the query moved towards its top 3 chunks
+    for alpha in (0.3, 0.6):
+        top = row["vecs"][base[:3]].mean(0)
+        qv = row["qv"] + alpha * top
+        d2 = row["vecs"] @ (qv / np.linalg.norm(qv))
+        out[f"rocchio {alpha}"] = [texts[i] for i in rrf_positions(d2, k)[:30]]
+    for beta in (0.2, 0.4):
+        out[f"smooth {beta}"] = [texts[i] for i in rrf_positions(smooth(d, beta), smooth(k, beta))[:30]]
+    # dense + keyword min-max sum, neighbours smoothed
+    comb = minmax(d) + minmax(k)
+    out["sum mm"] = [texts[i] for i in np.argsort(-comb)[:30]]
+    out["sum mm smooth .3"] = [texts[i] for i in np.argsort(-smooth(comb, 0.3))[:30]]
+    # top hits followed by their next chunk
+    seen: list[int] = []
+    for i in base[:15]:
+        for j in (i, i + 1):
+            if j < len(texts) and j not in seen:
+                seen.append(j)
+    out["rrf +next"] = [texts[i] for i in seen[:30]]
+    return out
+
+
+def oracle(rows: list[dict]) -> None:
+    """Where the chunk that holds most of the answer sits in each ranking."""
+    for set_name in ("financial_qa", "multidoc_qa"):
+        ranks = {"dense": [], "keyword": [], "rrf": []}
+        adj = 0
+        rs = [r for r in rows if r["set"] == set_name]
+        for r in rs:
+            rec = np.array([evidence_recall(r["evidence"], t) for t in r["texts"]])
+            best = int(np.argmax(rec))
+            base = rrf_positions(r["dense"], r["kw"])
+            for name, order in (("dense", np.argsort(-r["dense"])), ("keyword", np.argsort(-r["kw"])), ("rrf", base)):
+                pos = np.flatnonzero(order == best)
+                ranks[name].append(int(pos[0]) + 1 if len(pos) else 999)
+            adj += abs(int(base[0]) - best) == 1
+        print(f"\n{set_name}: rank of the best chunk (median / share in top 1, 3, 5, 10); "
+              f"best chunk next to rrf's first: {adj}/{len(rs)}")
+        for name, v in ranks.items():
+            v = np.array(v)
+            print(f"  {name:8s} {np.median(v):5.0f}  " + "  ".join(f"{np.mean(v <= t):.2f}" for t in (1, 3, 5, 10)))
+
+
+def main() -> None:
+    if "--fresh" in sys.argv:
+        CACHE.unlink(missing_ok=True)
+    rows = collect()
+    if "--oracle" in sys.argv:
+        oracle(rows)
+    res: dict = {}
+    names: list[str] = []
+    for row in rows:
+        for name, passages in variants(row).items():
+            if name not in names:
+                names.append(name)
+            for b in BUDGETS:
+                res.setdefault((row["set"], row["group"], name, b), []).append(
+                    evidence_recall(row["evidence"], take_words(passages, b)))
+    if VEC is not None:
+        VEC.save()
+    print("\nevidence recall at " + " / ".join(map(str, BUDGETS)) + " words")
+    print(f"  {'variant':18s} " + "".join(f"{s[:9] + ' ' + g:>24s}" for s in ("financial", "multidoc")
+                                           for g in ("even", "odd")))
+    for name in names:
+        cells = []
+        for set_name in ("financial_qa", "multidoc_qa"):
+            for group in ("even", "odd"):
+                vals = [statistics.fmean(res[(set_name, group, name, b)]) for b in BUDGETS]
+                cells.append("/".join(f"{v:.3f}" for v in vals))
+        print(f"  {name:18s} " + "".join(f"{c:>24s}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()
