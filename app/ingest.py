@@ -249,13 +249,13 @@ class Ingestor:
         steps = (len(chunks) + batch - 1) // batch
         progress.file_started(prepared.path, steps)
         t0 = time.perf_counter()
-        texts = [embedding_text(c, prepared.title) for c in chunks]
-        # Longest first, in batches of similar length: padding is wasted work on a CPU.
-        order = sorted(range(len(texts)), key=lambda i: -chunks[i].token_count)
-        embeddings = np.empty((len(texts), self.embedder.dim), dtype=np.float32)
+        # Longest first, in batches of similar length: padding is wasted work on a CPU. Each batch's texts are
+        # made when it is embedded (a 50 MB document's would otherwise all be in memory at once).
+        order = sorted(range(len(chunks)), key=lambda i: -chunks[i].token_count)
+        embeddings = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
         for start in range(0, len(order), batch):
             part = order[start : start + batch]
-            embeddings[part] = self.embedder.encode([texts[i] for i in part])
+            embeddings[part] = self.embedder.encode([embedding_text(chunks[i], prepared.title) for i in part])
             progress.file_advanced(prepared.path, 1)
         t1 = time.perf_counter()
         self._write(prepared, cid, sha, size, embeddings, report, progress)

@@ -21,6 +21,7 @@ K1 = 1.2
 B = 0.75
 IDF_FLOOR = 1e-6
 FORMAT = 1
+TOKENIZE_SLICE = 1024
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,18 @@ class _Postings:
         # almost nothing (on the evaluation set this ranks better than Lucene's always-positive variant)
         idf = np.maximum(np.log((n - df + 0.5) / (df + 0.5)), IDF_FLOOR)
         avg_len = float(doc_len.mean()) if n and doc_len.any() else 1.0
-        tf_f = tf.astype(np.float64)
-        norm = K1 * (1.0 - B + B * doc_len[doc_of] / avg_len)
-        weight = (idf[term_of] * tf_f * (K1 + 1.0) / (tf_f + norm)).astype(np.float32)
+        # idf x tf (k1 + 1) / (tf + k1 (1 - b + b len / avg)), in place in float32: a 50 MB document has
+        # millions of postings, and each float64 temporary of the plain expression would cost tens of MB
+        tf_f = tf.astype(np.float32)
+        denom = doc_len[doc_of].astype(np.float32)
+        denom *= np.float32(K1 * B / avg_len)
+        denom += np.float32(K1 * (1.0 - B))
+        denom += tf_f
+        weight = tf_f
+        weight *= np.float32(K1 + 1.0)
+        weight /= denom
+        del denom
+        weight *= idf.astype(np.float32)[term_of]
         return cls(chunk_ids, doc_len, term_of, doc_of, tf, offsets, weight)
 
     @classmethod
@@ -207,25 +217,36 @@ class BM25Index:
         return tid
 
     def _tokenize(self, ids: np.ndarray, texts: list[str]) -> _Batch:
-        word_ids = self._word_ids
-        flat: list[int] = []
+        """Count each (term, document) pair, `TOKENIZE_SLICE` texts at a time: a Python list of every token
+        of a 50 MB document would take gigabytes, one slice's takes a few MB."""
         lengths = np.zeros(len(texts), dtype=np.int32)
-        with self._lock:  # the vocabulary grows here
-            for i, text in enumerate(texts):
-                found = WORD.findall(text.lower())
-                tids = list(map(word_ids.get, found))
-                if None in tids:  # words seen for the first time
-                    tids = [self._term_id(w) if t is None else t for w, t in zip(found, tids, strict=True)]
-                if -1 in tids:  # stopwords
-                    tids = [t for t in tids if t >= 0]
-                flat.extend(tids)
-                lengths[i] = len(tids)
-            n_terms = max(len(self._vocab), 1)
-        tokens = np.asarray(flat, dtype=np.int64)
-        docs = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-        pairs, tf = np.unique(docs * n_terms + tokens, return_counts=True)
-        return _Batch(ids, lengths, (pairs % n_terms).astype(np.int32), (pairs // n_terms).astype(np.int32),
-                      tf.astype(np.int32))
+        terms, docs, tfs = [], [], []
+        for first in range(0, len(texts), TOKENIZE_SLICE):
+            flat: list[int] = []
+            with self._lock:  # the vocabulary grows here
+                for i, text in enumerate(texts[first : first + TOKENIZE_SLICE], start=first):
+                    tids = self._term_ids(text)
+                    flat.extend(tids)
+                    lengths[i] = len(tids)
+                n_terms = max(len(self._vocab), 1)
+            local = np.repeat(np.arange(len(texts[first : first + TOKENIZE_SLICE]), dtype=np.int64),
+                              lengths[first : first + TOKENIZE_SLICE])
+            pairs, tf = np.unique(local * n_terms + np.asarray(flat, dtype=np.int64), return_counts=True)
+            terms.append((pairs % n_terms).astype(np.int32))
+            docs.append((pairs // n_terms + first).astype(np.int32))
+            tfs.append(tf.astype(np.int32))
+        joined = [np.concatenate(x) if x else np.zeros(0, dtype=np.int32) for x in (terms, docs, tfs)]
+        return _Batch(ids, lengths, *joined)
+
+    def _term_ids(self, text: str) -> list[int]:
+        """The term ids of `text`'s words, stopwords left out (caller holds the lock)."""
+        found = WORD.findall(text.lower())
+        tids = list(map(self._word_ids.get, found))
+        if None in tids:  # words seen for the first time
+            tids = [self._term_id(w) if t is None else t for w, t in zip(found, tids, strict=True)]
+        if -1 in tids:  # stopwords
+            tids = [t for t in tids if t >= 0]
+        return tids
 
     def _forget(self, ids: np.ndarray) -> None:
         """Drop `ids` from the merged postings (at the next merge) and from pending batches."""
