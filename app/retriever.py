@@ -1,4 +1,5 @@
-"""First-stage retrieval: dense (FAISS) and keyword (BM25, or the database's full text), fused by reciprocal rank."""
+"""First-stage retrieval: dense (FAISS) and keyword (BM25, or the database's full text), fused on their
+standardised scores."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from longlens import keyword_search
 from longlens.indexes import IndexSet
 from longlens.models.embedder import Embedder
-from longlens.retrieval.fusion import reciprocal_rank_fusion
+from longlens.retrieval.fusion import standardised_score_fusion
 from longlens.retrieval.query import focus_query
 from longlens.retrieval.terms import query_terms
 from longlens.schema import Hit, LongLensError, NoMatchError
@@ -90,7 +91,7 @@ class HybridRetriever:
         elif mode == "keyword":
             scored = keyword
         else:
-            scored = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in keyword]])
+            scored = standardised_score_fusion([dense, keyword])
         hits = distinct(self.store.hits(scored[:k]))
         if len(hits) < k < len(scored):  # repeats (or rows deleted meanwhile) dropped: read further down
             hits = distinct(self.store.hits(scored))[:k]

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_real import BUDGETS, DEFAULT_DATA, LongLensSystem, load_set  # noqa: E402
 
 from longlens.evalmetrics import evidence_recall, take_words  # noqa: E402
+from longlens.retrieval.query import focus_query  # noqa: E402
 from longlens.retriever import Filters  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -52,8 +53,9 @@ def collect() -> list[dict]:
             ids = np.array([row[0] for row in rows])
             vecs = np.stack([np.frombuffer(row[2], dtype=np.float32) for row in rows])
             for q in doc.questions:
-                qv = r.embedder.encode_query(q.text)
-                kw = dict(r._keyword(q.text, len(ids), f.collections, doc_ids, ids))
+                text = focus_query(q.text)  # as search does
+                qv = r.embedder.encode_query(text)
+                kw = dict(r._keyword(text, len(ids), f.collections, doc_ids, ids))
                 out.append({"set": set_name, "group": doc.group, "doc": doc.name, "q": q.text, "qv": qv,
                             "evidence": q.evidence, "ids": ids, "texts": [row[1] for row in rows], "vecs": vecs,
                             "dense": vecs @ qv, "kw": np.array([kw.get(int(i), 0.0) for i in ids])})
@@ -164,6 +166,47 @@ def variants(row: dict) -> dict[str, list[str]]:
     return out
 
 
+def peak(s: np.ndarray, top: int = 10) -> float:
+    """How far the best score stands above the next `top - 1`, in their standard deviations."""
+    v = np.sort(s)[::-1][:top]
+    sd = v[1:].std()
+    return float((v[0] - v[1:].mean()) / sd) if len(v) > 2 and sd > 0 else 0.0
+
+
+def variants_adaptive(row: dict) -> dict[str, list[str]]:
+    d, k = row["dense"], row["kw"]
+    texts = row["texts"]
+    pd, pk = peak(d), peak(k)
+    ad = pd / (pd + pk) if pd + pk > 0 else 0.5
+    out = {"dense": np.argsort(-d), "keyword": np.argsort(-k), "rrf": rrf_positions(d, k)}
+    for wk in (0.5, 0.75, 1.5):
+        out[f"rrf wk{wk}"] = rrf_positions(d, k, wk=wk)
+    out["rrf adaptive"] = rrf_positions(d, k, wk=(1 - ad) / max(ad, 1e-6))
+    out["sum mm"] = np.argsort(-(minmax(d) + minmax(k)))
+    out["sum mm adaptive"] = np.argsort(-(ad * minmax(d) + (1 - ad) * minmax(k)))
+    z = lambda s: (s - s.mean()) / (s.std() or 1.0)  # noqa: E731
+    out["sum z"] = np.argsort(-(z(d) + z(k)))
+    for depth in (30, 60):  # as a search can: the union of each side's top `depth`, both scores known for all
+        cand = np.union1d(np.argsort(-d)[:depth], np.argsort(-k)[:depth][k[np.argsort(-k)[:depth]] > 0])
+        for name, norm in (("z", z), ("mm", minmax)):
+            score = norm(d[cand]) + norm(k[cand])
+            out[f"cand{depth} sum {name}"] = cand[np.argsort(-score, kind="stable")]
+        td, tk = np.argsort(-d)[:depth], np.argsort(-k)[:depth]
+        tk = tk[k[tk] > 0]
+        for fill in ("min", "zero"):  # what a search knows: each side's own list; the other side's gap filled
+            dd = np.full(len(d), d[td].min() if fill == "min" else 0.0)
+            dd[td] = d[td]
+            kk = np.full(len(k), (k[tk].min() if len(tk) else 0.0) if fill == "min" else 0.0)
+            kk[tk] = k[tk]
+            score = z(dd[cand]) + z(kk[cand])
+            out[f"cand{depth} sum z fill {fill}"] = cand[np.argsort(-score, kind="stable")]
+        score = z(d[cand]) + 0.5 * z(k[cand])
+        out[f"cand{depth} z k.5"] = cand[np.argsort(-score, kind="stable")]
+        score = z(d[cand]) + 2 * z(k[cand])
+        out[f"cand{depth} z k2"] = cand[np.argsort(-score, kind="stable")]
+    return {name: [texts[i] for i in order[:30]] for name, order in out.items()}
+
+
 def variants_rerank(row: dict) -> dict[str, list[str]]:
     d, k = row["dense"], row["kw"]
     texts = row["texts"]
@@ -225,7 +268,13 @@ def oracle(rows: list[dict]) -> None:
             print(f"  {name:8s} {np.median(v):5.0f}  " + "  ".join(f"{np.mean(v <= t):.2f}" for t in (1, 3, 5, 10)))
 
 
+VARIANTS = {"passages": variants, "adaptive": variants_adaptive, "rerank": variants_rerank,
+            "fusion": variants_fusion}
+WHICH = next((a.removeprefix("--") for a in sys.argv if a.removeprefix("--") in VARIANTS), "adaptive")
+
+
 def main() -> None:
+    """`--passages`, `--adaptive` (default), `--rerank` or `--fusion`: which variants to score."""
     if "--fresh" in sys.argv:
         CACHE.unlink(missing_ok=True)
     rows = collect()
@@ -234,7 +283,7 @@ def main() -> None:
     res: dict = {}
     names: list[str] = []
     for row in rows:
-        for name, passages in variants(row).items():
+        for name, passages in VARIANTS[WHICH](row).items():
             if name not in names:
                 names.append(name)
             for b in BUDGETS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from longlens.keyword_search import query_terms
-from longlens.retrieval.fusion import reciprocal_rank_fusion
+from longlens.retrieval.fusion import reciprocal_rank_fusion, standardised_score_fusion
 from longlens.schema import LongLensError, NoMatchError
 
 
@@ -17,6 +17,30 @@ def test_rrf_rewards_agreement_and_is_deterministic():
     assert [i for i, _ in tie] == [5, 6] and tie[0][1] == pytest.approx(tie[1][1])
     with pytest.raises(ValueError):
         reciprocal_rank_fusion([[1]], weights=[1.0, 2.0])
+
+
+def test_score_fusion_keeps_margins_that_ranks_lose():
+    """A passage far ahead on the dense side and level on the keyword side beats one that is first on the
+    keyword side by a hair; reciprocal rank fusion, which sees ranks only, puts them the other way round."""
+    dense = [(1, 0.80), (2, 0.40), (3, 0.39), (4, 0.38), (5, 0.37)]
+    keyword = [(2, 10.0), (3, 9.99), (1, 9.98), (4, 1.0), (5, 1.0)]
+    assert reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in keyword]])[0][0] == 2
+    fused = standardised_score_fusion([dense, keyword])
+    assert fused[0][0] == 1 and all(0.0 < s < 1.0 for _, s in fused)
+    assert [s for _, s in fused] == sorted((s for _, s in fused), reverse=True)
+
+
+def test_score_fusion_edges():
+    # an id one list lacks ranks with that list's lowest score; an empty list adds nothing
+    fused = standardised_score_fusion([[(1, 0.9), (2, 0.5)], [(3, 4.0), (2, 1.0)]])
+    assert [i for i, _ in fused] == [1, 3, 2]  # 1 and 3 each first on one side and last on the other: a tie
+    alone = standardised_score_fusion([[(7, 0.9), (8, 0.1)], []])
+    assert [i for i, _ in alone] == [7, 8]
+    tie = standardised_score_fusion([[(5, 1.0), (6, 1.0)]])
+    assert [i for i, _ in tie] == [5, 6] and tie[0][1] == pytest.approx(0.5)
+    assert standardised_score_fusion([[], []]) == []
+    with pytest.raises(ValueError):
+        standardised_score_fusion([[(1, 1.0)]], weights=[1.0, 2.0])
 
 
 def test_query_terms_drop_stopwords():
