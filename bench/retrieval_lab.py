@@ -200,6 +200,10 @@ def variants_adaptive(row: dict) -> dict[str, list[str]]:
             kk[tk] = k[tk]
             score = z(dd[cand]) + z(kk[cand])
             out[f"cand{depth} sum z fill {fill}"] = cand[np.argsort(-score, kind="stable")]
+            if fill == "min" and depth == 60:
+                for wk in (0.7, 1.4):
+                    score = z(dd[cand]) + wk * z(kk[cand])
+                    out[f"cand60 z fill min wk{wk}"] = cand[np.argsort(-score, kind="stable")]
         score = z(d[cand]) + 0.5 * z(k[cand])
         out[f"cand{depth} z k.5"] = cand[np.argsort(-score, kind="stable")]
         score = z(d[cand]) + 2 * z(k[cand])
