@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from longlens.retrieval.parsers.ocr import ocr_png
+from longlens.models.ocr import ocr_png
 from longlens.schema import Segment
 
 REPEAT_OVERLAP = 0.8

@@ -22,7 +22,6 @@ LEAVES = {"longlens.schema", "longlens.paths"}
 KNOWN_UPWARD = {  # (importer, imported): a lower layer importing a higher one, today
     ("longlens.cli", "longlens.ui.app"),  # `longlens serve` starts the web app
     ("longlens.cli", "longlens.ui.auth"),  # `longlens serve` reads the users file
-    ("longlens.models.ocr_frames", "longlens.retrieval.parsers.ocr"),
 }
 KNOWN_CYCLES: set[frozenset[str]] = {
     frozenset({"longlens.models.llm.cuda_graphs", "longlens.models.llm.model_runner"}),

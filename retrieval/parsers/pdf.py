@@ -21,7 +21,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from longlens.retrieval.parsers import ocr
+from longlens.models import ocr
 from longlens.retrieval.parsers._common import ParseOptions, finalize
 from longlens.schema import ParsedDocument, ParseError, Segment
 

@@ -114,9 +114,9 @@ def _visual_segments(
 ) -> list[Segment]:
     """Keyframes → OCR runs and detection runs, each frame handled in the pool while decoding goes on."""
     from longlens.models.detector import DetectionRuns, make_detector
+    from longlens.models.ocr import OcrError, missing_languages, tesseract_available
     from longlens.models.ocr_frames import OcrRuns, ocr_frame
     from longlens.retrieval.keyframes import iter_keyframes
-    from longlens.retrieval.parsers.ocr import OcrError, missing_languages, tesseract_available
 
     do_ocr = options.ocr
     if do_ocr and not tesseract_available():

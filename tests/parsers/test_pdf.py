@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from longlens.retrieval.parsers import ParseOptions, ocr, parse
+from longlens.models import ocr
+from longlens.retrieval.parsers import ParseOptions, parse
 from longlens.retrieval.parsers.pdf import parse_pdf
 from longlens.schema import ParseError
 
