@@ -23,10 +23,7 @@ KNOWN_UPWARD = {  # (importer, imported): a lower layer importing a higher one, 
     ("longlens.cli", "longlens.ui.app"),  # `longlens serve` starts the web app
     ("longlens.cli", "longlens.ui.auth"),  # `longlens serve` reads the users file
 }
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"longlens.models.llm.cuda_graphs", "longlens.models.llm.model_runner"}),
-    frozenset({"longlens.models.llm.layers", "longlens.models.llm.sparse_prefill"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def modules() -> dict[str, Path]:

@@ -14,14 +14,22 @@ buffers, which is how the padding and buffer logic is tested without a GPU.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
+from torch import nn
 
-from longlens.models.llm.layers import AttentionMetadata
+from longlens.models.llm.attention_metadata import AttentionMetadata
 
-if TYPE_CHECKING:
-    from longlens.models.llm.model_runner import ModelRunner
+
+class GraphRunner(Protocol):
+    """What the graphs need of the model runner that owns them (a protocol, so the two do not import each
+    other)."""
+
+    device: torch.device
+    max_model_len: int
+    block_size: int
+    model: nn.Module
 
 
 def graph_batch_sizes(max_num_seqs: int) -> list[int]:
@@ -32,7 +40,7 @@ def graph_batch_sizes(max_num_seqs: int) -> list[int]:
 
 
 class DecodeGraphs:
-    def __init__(self, runner: ModelRunner, batch_sizes: list[int], capture: bool = True):
+    def __init__(self, runner: GraphRunner, batch_sizes: list[int], capture: bool = True):
         self.runner = runner
         self.batch_sizes = sorted(batch_sizes)
         self.capture = capture

@@ -11,36 +11,15 @@ from torch import nn
 
 from longlens.kernels import ops, rotary
 from longlens.kernels.paged_attention import gather_kv
+from longlens.models.llm.attention_metadata import AttentionMetadata
 from longlens.models.llm.dual_chunk import (
     DualChunkConfig,
-    DualChunkMeta,
     DualChunkStep,
     dual_chunk_attention,
     dual_chunk_step,
     rotate_dual_chunk,
 )
-from longlens.models.llm.sparse_prefill import SparsePlan, sparse_attention
-
-
-@dataclass
-class AttentionMetadata:
-    """Where this step's tokens sit: built once per step by the model runner, read by every layer.
-
-    mode: "prefill" (no sequence has cached context: attend within the new tokens), "decode" (one new
-    token per sequence) or "mixed" (chunks after a cached prefix, possibly with decodes: paged prefill).
-    """
-
-    mode: str
-    slot_mapping: torch.Tensor  # int64 [T]
-    cu_seqlens_q: torch.Tensor  # int32 [B+1]
-    context_lens: torch.Tensor  # int32 [B], total length incl. this step's tokens
-    block_tables: torch.Tensor  # int32 [B, max_blocks]
-    max_seqlen_q: int
-    max_seqlen_k: int
-    sparse: SparsePlan | None = None  # long prefill chunks that take the vertical-slash path
-    kv_spans: list[slice] | None = None  # CPU: each sequence's cached slots, where its blocks are consecutive
-    slots_valid: bool = False  # no slot is -1 (padding), known to the runner
-    dual_chunk: DualChunkMeta | None = None  # set when the model runs dual chunk attention
+from longlens.models.llm.sparse_prefill import sparse_attention
 
 
 class StackedLinear(nn.Linear):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from longlens.models.llm.attention_metadata import AttentionMetadata
 from longlens.models.llm.config import ModelConfig
-from longlens.models.llm.layers import Attention, AttentionMetadata, GatedMLP, RMSNorm, RotaryEmbedding, RotaryStep
+from longlens.models.llm.layers import Attention, GatedMLP, RMSNorm, RotaryEmbedding, RotaryStep
 
 
 class DecoderLayer(nn.Module):

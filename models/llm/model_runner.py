@@ -14,13 +14,14 @@ from pathlib import Path
 import torch
 
 from longlens.kernels.vertical_slash import VerticalSlashConfig
+from longlens.models.llm.attention_metadata import AttentionMetadata, SparsePlan, SparseSeq
 from longlens.models.llm.config import EngineConfig, ModelConfig, normalize_rope_scaling
 from longlens.models.llm.cuda_graphs import DecodeGraphs, graph_batch_sizes
 from longlens.models.llm.dual_chunk import DualChunkConfig, DualChunkMeta
-from longlens.models.llm.layers import Attention, AttentionMetadata
+from longlens.models.llm.layers import Attention
 from longlens.models.llm.registry import model_class
 from longlens.models.llm.scheduler import ScheduledBatch
-from longlens.models.llm.sparse_prefill import SparsePlan, SparseSeq, sparse_indices
+from longlens.models.llm.sparse_prefill import sparse_indices
 from longlens.models.llm.weights import load_weights
 
 CPU_DEFAULT_KV_TOKENS = 16384

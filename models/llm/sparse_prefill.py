@@ -9,33 +9,13 @@ context has grown past the threshold, estimate their own pattern from their last
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
 from longlens.kernels import ops
 from longlens.kernels.paged_attention import gather_kv
-from longlens.kernels.vertical_slash import VerticalSlashConfig, estimate_vertical_slash
-
-if TYPE_CHECKING:
-    from longlens.models.llm.layers import AttentionMetadata
-
-
-@dataclass
-class SparseSeq:
-    index: int  # position in the batch (row of block_tables)
-    q_start: int  # its rows in the flat token batch
-    q_end: int
-    ctx_len: int  # keys it attends to, this chunk included
-
-
-@dataclass
-class SparsePlan:
-    config: VerticalSlashConfig
-    seqs: list[SparseSeq]
-    rest_rows: torch.Tensor | None  # flat rows of the dense remainder (None when every sequence is sparse)
-    rest: AttentionMetadata | None  # metadata of the dense remainder
+from longlens.kernels.vertical_slash import estimate_vertical_slash
+from longlens.models.llm.attention_metadata import AttentionMetadata
 
 
 def sparse_indices(q_lens: list[int], ctx_lens: list[int], threshold: int) -> list[int]:
