@@ -10,14 +10,15 @@ run followed by a new run ends exactly where one clean run would.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -31,7 +32,12 @@ from longlens.retrieval.terms import keyword_text
 from longlens.schema import Chunk
 from longlens.store import Store
 
+T = TypeVar("T")
+R = TypeVar("R")
 INDEX_SAVE_SECONDS = 30.0
+PREPARED_AHEAD = 2
+"""Files each parser worker may have parsed, or be parsing, ahead of the embedder: parsing is ~100x faster than
+embedding on a CPU, so submitting a whole batch at once would hold every parsed file of it in memory."""
 
 
 class IngestProgress(Protocol):
@@ -234,12 +240,11 @@ class Ingestor:
         ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads is unsafe
         with ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=ctx,
                                  initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = {pool.submit(prepare_file, p, opts): p for p in paths}
-            for fut in as_completed(futures):
+            for path, fut in bounded_map(pool, prepare_file, paths, opts, ahead=PREPARED_AHEAD * workers):
                 try:
                     yield fut.result()
                 except Exception as exc:  # a worker died (segfault in a parser library, OOM kill)
-                    yield Prepared(futures[fut], "", "", None, None, [], [], error=f"parser crashed: {exc}")
+                    yield Prepared(path, "", "", None, None, [], [], error=f"parser crashed: {exc}")
 
     def _store(
         self, prepared: Prepared, cid: int, sha: str, size: int, report: IngestReport, progress: IngestProgress
@@ -319,6 +324,25 @@ class Ingestor:
         report.skipped.append(path)
         report.skipped_reasons[path] = reason
         progress.file_finished(path, "skipped", reason)
+
+
+def bounded_map(
+    pool: Executor, fn: Callable[[str, T], R], items: list[str], arg: T, ahead: int
+) -> Iterator[tuple[str, Future[R]]]:
+    """`fn(item, arg)` for each item on `pool`, yielded as each finishes, with at most `ahead` submitted and
+    not yet handed to the caller: the caller's pace (here the embedder's) bounds how much finished work waits
+    in memory, and the workers stay busy while the caller handles one."""
+    pending: dict[Future[R], str] = {}
+    queue = iter(items)
+    for item in itertools.islice(queue, max(1, ahead)):
+        pending[pool.submit(fn, item, arg)] = item
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in done:
+            item = pending.pop(fut)
+            for nxt in itertools.islice(queue, 1):  # the workers go on while the caller handles this one
+                pending[pool.submit(fn, nxt, arg)] = nxt
+            yield item, fut
 
 
 def embedding_text(chunk: Chunk, title: str) -> str:

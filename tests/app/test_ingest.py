@@ -169,3 +169,30 @@ def test_chunk_ids_are_never_reused(lens, tmp_path, embedder):
     assert not old_ids & set(lens.store.chunk_ids(cid).tolist())
     assert lens.search("otters crabs", k=1, mode="keyword") == []
     assert lens.search("beavers willow dams", k=1, mode="keyword")[0].text.startswith("Beavers")
+
+
+def test_parsing_runs_at_most_a_bounded_window_ahead_of_the_embedder():
+    """A batch of many files is not parsed all at once into memory: while the caller (the embedder) holds
+    one result, at most `ahead` more are submitted, and every item comes back exactly once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from longlens.ingest import bounded_map
+
+    lock = threading.Lock()
+    started: list[str] = []
+
+    def work(item: str, suffix: str) -> str:
+        with lock:
+            started.append(item)
+        return item + suffix
+
+    items = [f"f{i}" for i in range(20)]
+    seen = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for handed, (item, fut) in enumerate(bounded_map(pool, work, items, "!", ahead=3), start=1):
+            assert fut.result() == item + "!"
+            with lock:
+                assert len(started) <= handed + 3  # never more than the window beyond what was handed over
+            seen.append(item)
+    assert sorted(seen) == sorted(items)
