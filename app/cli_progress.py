@@ -34,12 +34,14 @@ class RichIngestProgress:
     def batch_started(self, total_files: int) -> None:
         self.overall = self.progress.add_task("[bold]all files", total=total_files)
 
-    def file_started(self, path: str, total_steps: int) -> None:
-        self.files[path] = self.progress.add_task(f"  {Path(path).name}", total=max(total_steps, 1))
+    def file_started(self, path: str, chunks: int, pages: int | None = None) -> None:
+        where = f", {pages:,} pages" if pages else ""
+        self.files[path] = self.progress.add_task(f"  {Path(path).name} (chunks embedded{where})",
+                                                  total=max(chunks, 1))
 
-    def file_advanced(self, path: str, steps: int) -> None:
+    def file_advanced(self, path: str, chunks: int) -> None:
         if path in self.files:
-            self.progress.advance(self.files[path], steps)
+            self.progress.advance(self.files[path], chunks)
 
     def file_finished(self, path: str, status: str, detail: str) -> None:
         task = self.files.pop(path, None)

@@ -41,18 +41,19 @@ embedding on a CPU, so submitting a whole batch at once would hold every parsed 
 
 
 class IngestProgress(Protocol):
-    """What the CLI and the web app hear while a batch runs."""
+    """What the CLI and the web app hear while a batch runs: files, and each file's chunks as they are
+    embedded (with its page count, when it has pages)."""
 
     def batch_started(self, total_files: int) -> None: ...
-    def file_started(self, path: str, total_steps: int) -> None: ...
-    def file_advanced(self, path: str, steps: int) -> None: ...
+    def file_started(self, path: str, chunks: int, pages: int | None = None) -> None: ...
+    def file_advanced(self, path: str, chunks: int) -> None: ...
     def file_finished(self, path: str, status: str, detail: str) -> None: ...
 
 
 class NullProgress:
     def batch_started(self, total_files: int) -> None: ...
-    def file_started(self, path: str, total_steps: int) -> None: ...
-    def file_advanced(self, path: str, steps: int) -> None: ...
+    def file_started(self, path: str, chunks: int, pages: int | None = None) -> None: ...
+    def file_advanced(self, path: str, chunks: int) -> None: ...
     def file_finished(self, path: str, status: str, detail: str) -> None: ...
 
 
@@ -251,8 +252,7 @@ class Ingestor:
     ) -> None:
         chunks = prepared.chunks
         batch = self.settings.embed_batch_size
-        steps = (len(chunks) + batch - 1) // batch
-        progress.file_started(prepared.path, steps)
+        progress.file_started(prepared.path, len(chunks), prepared.page_count)
         t0 = time.perf_counter()
         # Longest first, in batches of similar length: padding is wasted work on a CPU. Each batch's texts are
         # made when it is embedded (a 50 MB document's would otherwise all be in memory at once).
@@ -261,7 +261,7 @@ class Ingestor:
         for start in range(0, len(order), batch):
             part = order[start : start + batch]
             embeddings[part] = self.embedder.encode([embedding_text(chunks[i], prepared.title) for i in part])
-            progress.file_advanced(prepared.path, 1)
+            progress.file_advanced(prepared.path, len(part))
         t1 = time.perf_counter()
         self._write(prepared, cid, sha, size, embeddings, report, progress)
         report.timings["parse"] += prepared.parse_seconds

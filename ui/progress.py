@@ -14,13 +14,13 @@ class QueueProgress:
 
     def batch_started(self, total_files: int) -> None: ...
 
-    def file_started(self, path: str, total_steps: int) -> None:
+    def file_started(self, path: str, chunks: int, pages: int | None = None) -> None:
         with self._lock:
-            self._files[path] = [0, max(total_steps, 1), "ingesting", ""]
+            self._files[path] = [0, max(chunks, 1), "ingesting", ""]
 
-    def file_advanced(self, path: str, steps: int) -> None:
+    def file_advanced(self, path: str, chunks: int) -> None:
         with self._lock:
-            self._files.setdefault(path, [0, 1, "ingesting", ""])[0] += steps
+            self._files.setdefault(path, [0, 1, "ingesting", ""])[0] += chunks
 
     def file_finished(self, path: str, status: str, detail: str) -> None:
         with self._lock:
