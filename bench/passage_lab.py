@@ -1,6 +1,6 @@
-"""Passage lab (issue 24 step 2): "small to big" passages scored offline on the fusion lab's cached lists.
+"""Passage lab (issue 24 step 2): "small to big" passages scored offline on the retrieval lab's cached scores.
 
-    .venv/bin/python bench/passage_lab.py     # needs bench/out/fusion_lists.pkl (bench/fusion_lab.py makes it)
+    .venv/bin/python bench/passage_lab.py     # needs bench/out/retrieval_lab.pkl (bench/retrieval_lab.py makes it)
 
 Each variant turns a question's fused candidates into passages (whole chunks, or the best sentences of each
 with their neighbours) and is scored by evidence recall at 300/600/1,200 words on the even and odd documents.
@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_real import BUDGETS  # noqa: E402
-from fusion_lab import CACHE, rrf  # noqa: E402
+from retrieval_lab import collect, rrf_positions  # noqa: E402
 
 from longlens.evalmetrics import evidence_recall, take_words  # noqa: E402
 from longlens.models.embedder import Embedder  # noqa: E402
@@ -57,7 +57,7 @@ def idf_of(rows: list[dict]) -> dict[str, dict[str, float]]:
     """A per-set idf over every candidate chunk seen (a stand-in for the keyword index's)."""
     out = {}
     for set_name in {r["set"] for r in rows}:
-        texts = {i: t for r in rows if r["set"] == set_name for i, t in r["texts"].items()}
+        texts = {t: t for r in rows if r["set"] == set_name for t in r["texts"]}
         df: dict[str, int] = {}
         for t in texts.values():
             for w in set(_WORD.findall(t.lower())):
@@ -78,8 +78,8 @@ def windows(chunk_sents: list[str], scores: np.ndarray, radius: int, top: int) -
 def small_to_big(row, vec, idf, cands: int, radius: int, per_chunk: int, mix: float, kw: float) -> list[str]:
     """Passages: for each of the first `cands` fused chunks, its best sentence windows; all windows ordered by
     `mix` * chunk rank score + (1 - mix) * window score, merged where they overlap within one chunk."""
-    fused = rrf(row["dense"], row["kw"])[:cands]
-    qv = vec.get([row["q"]])[0]
+    fused = rrf_positions(row["dense"], row["kw"])[:cands]
+    qv = row["qv"]
     qterms = set(_WORD.findall(row["q"].lower()))
     scored = []
     for rank, cid in enumerate(fused):
@@ -111,7 +111,7 @@ def small_to_big(row, vec, idf, cands: int, radius: int, per_chunk: int, mix: fl
 
 
 def variants(row, vec, idf):
-    base = [row["texts"][i] for i in rrf(row["dense"], row["kw"])[:30]]
+    base = [row["texts"][i] for i in rrf_positions(row["dense"], row["kw"])[:30]]
     out = {"rrf chunks": base}
     for cands in (10, 20):
         for radius in (0, 1, 2):
@@ -123,7 +123,7 @@ def variants(row, vec, idf):
 
 
 def main() -> None:
-    rows = pickle.loads(CACHE.read_bytes())
+    rows = collect()
     vec = Vectors()
     idf = idf_of(rows)
     res: dict = {}
