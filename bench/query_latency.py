@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(f"\n{'path':<50} {'p50 ms':>8} {'p99 ms':>8}")
     for name, stats in [
-        ("longlens hybrid (embed+FAISS+BM25+RRF+rows)", result["longlens"]["hybrid"]),
+        ("longlens hybrid (embed+FAISS+BM25+fusion+rows)", result["longlens"]["hybrid"]),
         ("longlens dense (embed+FAISS+rows)", result["longlens"]["dense"]),
         ("longlens keyword (BM25+rows)", result["longlens"]["keyword"]),
         ("longlens hybrid, keywords ranked in SQLite FTS5", result["longlens"]["hybrid_database_keywords"]),
