@@ -35,11 +35,13 @@ COSINE_WEIGHT = 0.35
 KIND_WEIGHT = 0.1
 RANK_WEIGHT = 0.05
 HEADING_WEIGHT = 0.1  # the passage's title and section path hold the question's terms: it is about its subject
-SECOND_QUOTE_RATIO = 0.9  # a second sentence is quoted when it scores this close to the best...
+SECOND_QUOTE_RATIO = 0.8  # a second sentence is quoted when it scores this close to the best...
 VARIANT_OVERLAP = 0.5  # ...and shares less than this of its terms with the first (else it is a variant)
 MIN_WORDS = 6  # shorter lines are headings and labels more often than answers
 ON_TOPIC = 0.3  # a generated sentence after a quote holds this much of the question's idf weight, or goes
 MAX_QUOTE_WORDS = 80
+RUN_ON_WORDS = 60  # a "sentence" longer than this is unpunctuated text (a raw transcript): quote windows of it
+WINDOW_WORDS = 30  # ...of this many words, each starting half a window after the one before
 
 _YEAR_OR_DATE = re.compile(
     r"\b(1[5-9]\d\d|20\d\d)\b|\b(January|February|March|April|May|June|July|August|September|October|"
@@ -49,7 +51,8 @@ _ASKS = (
     (re.compile(r"^\s*(when|what year|which year|what date)\b", re.IGNORECASE), "date"),
     (re.compile(r"\b(how (many|much|long|old|far|large|big)|what (percentage|percent|number|amount))\b",
                 re.IGNORECASE), "number"),
-    (re.compile(r"^\s*(who|whom|whose)\b", re.IGNORECASE), "name"),
+    (re.compile(r"^\s*(who|whom|whose|where)\b|\b(what|which) (is|was) the name\b|^\s*(in )?which (country|city|"
+                r"state|town|company|team|person|river|island)\b", re.IGNORECASE), "name"),
 )
 
 
@@ -81,10 +84,95 @@ def holds_kind(sentence: str, kind: str | None, question: str) -> bool:
         return bool(_YEAR_OR_DATE.search(sentence))
     if kind == "number":
         return bool(_NUMBER.search(sentence))
-    if kind == "name":  # a capitalised word past the first that the question does not hold
+    if kind == "name":  # a person or a place: a capitalised word past the first that the question does not hold
         asked = {w.strip(".,;:!?\"'()").lower() for w in question.split()}
         return any(w[:1].isupper() and w.strip(".,;:!?\"'()").lower() not in asked for w in sentence.split()[1:])
     return False
+
+
+@dataclass
+class Candidates:
+    """The quotable sentences of the passages and what each is scored on (one array entry per sentence)."""
+
+    passage: list[int]  # 1-based marker number of the sentence's passage
+    sentence: list[str]
+    features: dict[str, np.ndarray]
+
+
+FEATURE_WEIGHTS = {
+    "keyword": KEYWORD_WEIGHT, "cosine": COSINE_WEIGHT, "kind": KIND_WEIGHT, "rank": RANK_WEIGHT,
+    "heading": HEADING_WEIGHT,
+}
+
+
+def candidate_sentences(
+    question: str, passages: Sequence[Hit], weights: Mapping[str, float], embed: EmbedFn | None
+) -> Candidates:
+    """Every sentence of `passages` that could answer `question`, with its features (see the module doc)."""
+    question_terms = set(content_terms(question))
+    pairs = [
+        (n, s) for n, hit in enumerate(passages, start=1) for s in quotable_pieces(hit.text)
+        if len(s.split()) >= MIN_WORDS and not s.rstrip().endswith("?") and set(content_terms(s)) - question_terms
+    ]  # a question answers nothing
+    found = Candidates([n for n, _ in pairs], [s for _, s in pairs], {})
+    if not pairs:
+        return found
+    kind = asked_kind(question)
+    weights = local_weights(weights, passages)
+    cosine = np.zeros(len(pairs))
+    if embed is not None:
+        vectors = embed([question] + found.sentence)
+        cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+    headings = [keyword_coverage(weights, f"{h.title}\n{h.heading_path}") for h in passages]
+    found.features = {
+        "keyword": np.array([keyword_coverage(weights, s) for s in found.sentence]),
+        "cosine": cosine,
+        "kind": np.array([float(holds_kind(s, kind, question)) for s in found.sentence]),
+        "heading": np.array([headings[n - 1] for n in found.passage]),
+        "rank": np.array([1.0 / n for n in found.passage]),
+    }
+    return found
+
+
+def quotable_pieces(text: str) -> list[str]:
+    """The sentences of a passage that can stand alone as a quote. In text with capitals, one that starts in
+    lower case is left out (the tail of a sentence the chunk cut, or a fragment). A run-on piece of
+    unpunctuated text (a transcript without sentence ends, often all lower case) becomes overlapping windows
+    of WINDOW_WORDS words."""
+    out = []
+    cased = any(c.isupper() for c in text)
+    for sentence in split_sentences(_join_wrapped(text)):
+        words = sentence.split()
+        if len(words) > RUN_ON_WORDS:
+            step = WINDOW_WORDS // 2
+            out.extend(" ".join(words[j : j + WINDOW_WORDS]) for j in range(0, len(words) - step, step))
+        elif not (cased and sentence[:1].islower()):
+            out.append(sentence)
+    return out
+
+
+def choose_quotes(
+    found: Candidates, score: np.ndarray, limit: int = 2, ratio: float = SECOND_QUOTE_RATIO
+) -> list[Quote]:
+    """The best-scoring sentence, and up to `limit - 1` more that score close to it and are not variants."""
+    if not found.sentence:
+        return []
+    order = np.argsort(-score, kind="stable")
+    top = int(order[0])
+    quotes = [Quote(found.passage[top], found.sentence[top], float(score[top]))]
+    first_terms = set(content_terms(found.sentence[top]))
+    for i in order[1:]:
+        if len(quotes) >= limit or score[i] < ratio * score[top]:
+            break
+        terms = set(content_terms(found.sentence[i]))
+        if terms and len(terms & first_terms) / len(terms) >= VARIANT_OVERLAP:
+            continue  # a variant of the first: a near-miss, or the same fact again
+        quotes.append(Quote(found.passage[i], found.sentence[i], float(score[i])))
+    return quotes
+
+
+def weighted_score(found: Candidates, feature_weights: Mapping[str, float] = FEATURE_WEIGHTS) -> np.ndarray:
+    return sum((w * found.features[name] for name, w in feature_weights.items()), np.zeros(len(found.sentence)))
 
 
 def best_sentences(
@@ -92,39 +180,8 @@ def best_sentences(
 ) -> list[Quote]:
     """The sentences of `passages` (in rank order) that best answer `question`, best first: at most `limit`,
     a second only when it scores close to the first and is not a variant of it."""
-    question_terms = set(content_terms(question))
-    candidates = [
-        (n, s) for n, hit in enumerate(passages, start=1) for s in split_sentences(_join_wrapped(hit.text))
-        if len(s.split()) >= MIN_WORDS and not s[0].islower() and not s.rstrip().endswith("?")
-        and set(content_terms(s)) - question_terms
-    ]  # lower case first: the tail of a sentence cut at the chunk's start; a question answers nothing
-    if not candidates:
-        return []
-    kind = asked_kind(question)
-    weights = local_weights(weights, passages)
-    keyword = np.array([keyword_coverage(weights, s) for _, s in candidates])
-    cosine = np.zeros(len(candidates))
-    if embed is not None:
-        vectors = embed([question] + [s for _, s in candidates])
-        cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
-    kinds = np.array([float(holds_kind(s, kind, question)) for _, s in candidates])
-    headings = [keyword_coverage(weights, f"{h.title}\n{h.heading_path}") for h in passages]
-    heading = np.array([headings[n - 1] for n, _ in candidates])
-    rank = np.array([1.0 / n for n, _ in candidates])
-    score = (KEYWORD_WEIGHT * keyword + COSINE_WEIGHT * cosine + KIND_WEIGHT * kinds + RANK_WEIGHT * rank
-             + HEADING_WEIGHT * heading)
-    order = np.argsort(-score, kind="stable")
-    best = candidates[order[0]]
-    quotes = [Quote(best[0], best[1], float(score[order[0]]))]
-    first_terms = set(content_terms(best[1]))
-    for i in order[1:]:
-        if len(quotes) >= limit or score[i] < SECOND_QUOTE_RATIO * score[order[0]]:
-            break
-        terms = set(content_terms(candidates[i][1]))
-        if terms and len(terms & first_terms) / len(terms) >= VARIANT_OVERLAP:
-            continue  # a variant of the first: a near-miss, or the same fact again
-        quotes.append(Quote(candidates[i][0], candidates[i][1], float(score[i])))
-    return quotes
+    found = candidate_sentences(question, passages, weights, embed)
+    return choose_quotes(found, weighted_score(found), limit) if found.sentence else []
 
 
 def local_weights(weights: Mapping[str, float], passages: Sequence[Hit]) -> dict[str, float]:

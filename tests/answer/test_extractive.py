@@ -1,0 +1,66 @@
+"""Quotations: which sentence of the passages an extractive answer quotes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from longlens.extractive import best_sentences, quotable_pieces, quotation
+from longlens.relevance import keyword_coverage
+from longlens.schema import Hit
+
+TRANSCRIPT = (  # an unpunctuated, lower-case lecture transcript, as L-Eval's TOEFL talks are written
+    "ok ,  today we look at desert plants and how they survive the long dry season well ,  most of them store "
+    "water in thick stems um the saguaro cactus can hold about two hundred gallons after a single storm ,  which "
+    "lets it live for months without rain so its roots stay near the surface to catch every drop and the spines "
+    "shade the stem from the sun good now the second group drops its leaves entirely when the soil dries out "
+    "and grows new ones within days of rain returning"
+)
+
+
+def _hit(n: int, text: str, page: int | None = None) -> Hit:
+    return Hit(chunk_id=n, document=f"d{n}.txt", document_id=n, title="", collection="c", text=text, score=1.0,
+               page_start=page, page_end=page)
+
+
+def _weights(question: str) -> dict[str, float]:
+    return dict.fromkeys(("saguaro", "cactu", "hold", "gallon", "water", "store"), 1.0) | {
+        w: 1.0 for w in question.lower().split() if len(w) > 3}
+
+
+def test_unpunctuated_transcripts_are_quoted_in_windows():
+    pieces = quotable_pieces(TRANSCRIPT)
+    assert len(pieces) >= 3 and all(len(p.split()) <= 30 for p in pieces)
+    words = TRANSCRIPT.split()
+    covered = set(" ".join(pieces).split())
+    assert covered == set(words)  # every word can be quoted
+    question = "how much water can the saguaro cactus hold"
+    quotes = best_sentences(question, [_hit(1, TRANSCRIPT)], _weights(question), embed=None, limit=1)
+    assert quotes and "two hundred gallons" in quotes[0].sentence
+
+
+def test_a_chunk_that_starts_mid_sentence_is_not_quoted_from_its_cut_tail():
+    text = "and then it closed for repairs. The museum reopened in 1987 after a fire destroyed the east wing."
+    assert quotable_pieces(text) == ["The museum reopened in 1987 after a fire destroyed the east wing."]
+
+
+def test_a_question_asking_when_prefers_the_sentence_with_a_date():
+    passages = [_hit(1, "The bridge over the bay was planned by the city engineers for many years. "
+                        "The bridge over the bay opened to traffic in 1932 after six years of work.", page=4)]
+    question = "When did the bridge over the bay open?"
+    weights = {"bridg": 1.0, "bay": 1.0, "open": 1.0}
+    quotes = best_sentences(question, passages, weights, embed=None, limit=1)
+    assert "1932" in quotes[0].sentence
+    assert quotation(quotes, passages).startswith("From d1.txt, p. 4: \u201cThe bridge over the bay opened")
+
+
+def test_keyword_coverage_is_what_sentences_are_scored_on():
+    assert keyword_coverage({"gallon": 1.0, "saguaro": 3.0}, "The saguaro holds gallons") == 1.0
+    assert np.isclose(keyword_coverage({"gallon": 1.0, "saguaro": 3.0}, "gallons of rain"), 0.25)
+
+
+def test_a_question_asking_where_prefers_the_sentence_naming_a_place():
+    passages = [_hit(1, "The old lighthouse keeper wanted to retire after forty years of keeping a careful log. "
+                        "The old lighthouse keeper retired to Portsmouth with his logbooks.")]
+    question = "where did the old lighthouse keeper retire"
+    weights = {"lighthous": 1.0, "keeper": 1.0, "retir": 1.0}
+    assert "Portsmouth" in best_sentences(question, passages, weights, embed=None, limit=1)[0].sentence
