@@ -42,6 +42,7 @@ ON_TOPIC = 0.3  # a generated sentence after a quote holds this much of the ques
 MAX_QUOTE_WORDS = 80
 RUN_ON_WORDS = 60  # a "sentence" longer than this is unpunctuated text (a raw transcript): quote windows of it
 WINDOW_WORDS = 30  # ...of this many words, each starting half a window after the one before
+SHARED_RUN_WORDS = 8  # a second quote sharing this many words in a row with the first repeats it
 
 _YEAR_OR_DATE = re.compile(
     r"\b(1[5-9]\d\d|20\d\d)\b|\b(January|February|March|April|May|June|July|August|September|October|"
@@ -167,8 +168,24 @@ def choose_quotes(
         terms = set(content_terms(found.sentence[i]))
         if terms and len(terms & first_terms) / len(terms) >= VARIANT_OVERLAP:
             continue  # a variant of the first: a near-miss, or the same fact again
+        if shared_run(found.sentence[i], found.sentence[top]) >= SHARED_RUN_WORDS:
+            continue  # an overlapping window of the same words
         quotes.append(Quote(found.passage[i], found.sentence[i], float(score[i])))
     return quotes
+
+
+def shared_run(a: str, b: str) -> int:
+    """The length, in words, of the longest run of words `a` and `b` share."""
+    x, y = a.lower().split(), b.lower().split()
+    best, prev = 0, [0] * (len(y) + 1)
+    for wa in x:
+        cur = [0] * (len(y) + 1)
+        for j, wb in enumerate(y, start=1):
+            if wa == wb:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
 
 
 def weighted_score(found: Candidates, feature_weights: Mapping[str, float] = FEATURE_WEIGHTS) -> np.ndarray:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from longlens.extractive import best_sentences, quotable_pieces, quotation
+from longlens.extractive import (
+    Candidates,
+    best_sentences,
+    choose_quotes,
+    quotable_pieces,
+    quotation,
+    shared_run,
+)
 from longlens.relevance import keyword_coverage
 from longlens.schema import Hit
 
@@ -64,3 +71,13 @@ def test_a_question_asking_where_prefers_the_sentence_naming_a_place():
     question = "where did the old lighthouse keeper retire"
     weights = {"lighthous": 1.0, "keeper": 1.0, "retir": 1.0}
     assert "Portsmouth" in best_sentences(question, passages, weights, embed=None, limit=1)[0].sentence
+
+
+def test_a_second_quote_never_repeats_the_words_of_the_first():
+    first = "the old cat sat on the mat and then it went away to sleep in the warm sun"
+    overlapping = "and then it went away to sleep in the barn with seven brown horses grazing happily"
+    other = "the farmer sold seven brown horses at the spring market in town"
+    found = Candidates([1, 1, 1], [first, overlapping, other], {})
+    quotes = choose_quotes(found, np.array([3.0, 2.9, 2.8]), limit=2, ratio=0.0)
+    assert [q.sentence for q in quotes] == [first, other]
+    assert shared_run(first, overlapping) == 9 and shared_run("a b c d e", "x c d e y") == 3
