@@ -8,11 +8,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from longlens.retrieval.parsers.detect import SUFFIXES
+from longlens.retrieval.parsers.detect import SUBTITLE_SUFFIXES, SUFFIXES
 
 # Picked up when walking a folder (a file named explicitly is always tried); subtitles ride with their video.
 FOLDER_SUFFIXES = set(SUFFIXES) | {".rst"}
-SUBTITLE_SUFFIXES = {".srt", ".vtt"}
 
 
 @dataclass

@@ -13,9 +13,9 @@ from pathlib import Path
 import av
 import srt
 
+from longlens.retrieval.parsers.detect import SUBTITLE_SUFFIXES
 from longlens.schema import Segment
 
-SIDECAR_SUFFIXES = (".srt", ".vtt")
 _VTT_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{3})")
 _VTT_CUE = re.compile(rf"^\s*({_VTT_TIME.pattern})\s*-->\s*({_VTT_TIME.pattern})")
 _TAGS = re.compile(r"<[^>]+>|\{\\[^}]*\}")
@@ -26,7 +26,7 @@ def sidecar_files(video: Path) -> list[Path]:
     """`<stem>.srt`, `<stem>.vtt` and language-tagged `<stem>.<lang>.srt/.vtt` beside the video, sorted."""
     found = []
     for p in video.parent.glob(f"{glob_escape(video.stem)}.*"):
-        if p.suffix.lower() not in SIDECAR_SUFFIXES or not p.is_file():
+        if p.suffix.lower() not in SUBTITLE_SUFFIXES or not p.is_file():
             continue
         middle = p.name[len(video.stem) : -len(p.suffix)]
         if middle == "" or (middle.startswith(".") and "." not in middle[1:] and len(middle) <= 12):

@@ -17,6 +17,7 @@ from longlens.grounding import AnswerCheck, dropped_note
 from longlens.locations import location
 from longlens.models.generation import GenerationParams
 from longlens.names import BadName, clean_name
+from longlens.retrieval.parsers.detect import suffixes_of
 from longlens.retrieval.selection import SelectionConfig
 from longlens.schema import Citation, LongLensError
 from longlens.sharing import Shares
@@ -25,6 +26,8 @@ from longlens.ui.progress import QueueProgress
 from longlens.ui.safety import MAX_UPLOAD_BYTES, UploadRejected, accept_upload, forget_upload
 from longlens.ui.viewer import passage_markdown, render_pdf_page
 from longlens.users import User, Users, owned_key
+
+VIDEO_SUFFIXES = suffixes_of("video")
 
 MAX_COLLECTION_CHARS = 150
 """What a user may name a collection: the stored key adds the owner id in front (longlens.users.owned_key)."""
@@ -205,7 +208,7 @@ class WebApp:
         if suffix == ".pdf" and chosen.get("page_start"):
             return gr.update(value=render_pdf_page(path, chosen["page_start"], chosen["quote"]), visible=True), \
                 hide, gr.update(value=f"{path.name} p. {chosen['page_start']}", visible=True)
-        if suffix in {".mp4", ".mkv", ".webm"}:
+        if suffix in VIDEO_SUFFIXES:
             # a copy in Gradio's cache, under a folder named by its content's hash: the data directory itself
             # is never served (launch_app blocks it)
             served = processing_utils.save_file_to_cache(path, gradio_utils.get_upload_folder())

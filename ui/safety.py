@@ -10,7 +10,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-ALLOWED_SUFFIXES = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".mp4", ".mkv", ".webm"}
+from longlens.retrieval.parsers.detect import SUFFIXES
+
+ALLOWED_SUFFIXES = frozenset(SUFFIXES)  # every type the parsers read by name
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 

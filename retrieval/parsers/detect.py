@@ -31,6 +31,8 @@ TEXT_LIKE_SUFFIXES = {
     ".conf", ".xml", ".tex", ".srt", ".vtt", ".org", ".adoc", ".asc", ".nfo",
 }  # fmt: skip
 """Read as plain text: their markup is light enough that paragraphs still make sense."""
+SUBTITLE_SUFFIXES = (".srt", ".vtt")
+"""Read as a video's sidecar subtitles when they sit beside it with its name; as text when named alone."""
 LEGACY = {
     ".doc": "legacy Word .doc files are not supported; save the file as .docx",
     ".ppt": "PowerPoint files are not supported; export the slides to PDF",
@@ -42,6 +44,11 @@ ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MP4_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"}
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+def suffixes_of(doc_type: str) -> frozenset[str]:
+    """The suffixes that name files of `doc_type` ("pdf", "video", ...)."""
+    return frozenset(suffix for suffix, kind in SUFFIXES.items() if kind == doc_type)
 
 
 def detect_type(path: Path) -> str:
