@@ -5,7 +5,9 @@ Used when `keyword_index = "database"`; the default ranks with the in-memory BM2
 kept either way, so switching needs no re-ingestion.
 
 Keeping the keyword index in the database means it is written in the same transaction as the chunks, so it
-can never disagree with them (triggers on SQLite, a generated column on PostgreSQL).
+can never disagree with them (triggers on SQLite, a generated column on PostgreSQL). The text they index is
+the chunk's section path and text, as `longlens.retrieval.terms.keyword_text` defines it for the in-memory
+index: SQL cannot call Python, so the DDL below spells the same rule out again.
 """
 
 from __future__ import annotations
@@ -62,8 +64,10 @@ def install(engine: Engine) -> None:
                 conn.exec_driver_sql(stmt)
 
 
-def query_terms(query: str) -> list[str]:
-    """The words of a question worth matching: lower-cased, stopwords and duplicates dropped."""
+def match_words(query: str) -> list[str]:
+    """The words of a question worth matching, lower-cased, stopwords and duplicates dropped, but not stemmed:
+    the database's own tokenizer (FTS5 porter, PostgreSQL's english config) stems them, unlike
+    `longlens.retrieval.terms.query_terms`, whose stems are the in-memory index's vocabulary."""
     seen: list[str] = []
     for word in _WORD.findall(query.lower()):
         if word not in STOPWORDS and word not in seen:
@@ -81,7 +85,7 @@ def search(
     doc_type: str | None = None,
 ) -> list[tuple[int, float]]:
     """Top-k (chunk id, score) by keyword relevance, higher is better; any word may match (OR)."""
-    terms = query_terms(query)
+    terms = match_words(query)
     if not terms or not collection_ids or k <= 0:
         return []
     params: dict[str, object] = {"k": k}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from longlens.keyword_search import query_terms
+from longlens.keyword_search import match_words
 from longlens.retrieval.fusion import reciprocal_rank_fusion, standardised_score_fusion
 from longlens.schema import LongLensError, NoMatchError
 
@@ -44,8 +44,8 @@ def test_score_fusion_edges():
 
 
 def test_query_terms_drop_stopwords():
-    assert query_terms("What is the serial number of the X-7 pump?") == ["serial", "number", "x", "7", "pump"]
-    assert query_terms("the") == ["the"]
+    assert match_words("What is the serial number of the X-7 pump?") == ["serial", "number", "x", "7", "pump"]
+    assert match_words("the") == ["the"]
 
 
 def _lens_with(tmp_path, embedder, keyword_index: str):
