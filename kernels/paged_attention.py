@@ -7,10 +7,10 @@ kernel merges the splits. Chunked prefill reuses the varlen flash kernel with pa
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
+
+from longlens.kernels.softmax_scale import LOG2E, softmax_scale
 
 from ._triton_utils import LazyKernel
 from .prefill_attention import attend_one_ref, launch_attn
@@ -51,7 +51,7 @@ def paged_decode_attention_ref(
     """
     hq, d = q.shape[1:]
     hk = k_cache.shape[2]
-    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(d)
+    scale = softmax_scale(d, sm_scale)
     if kv_spans is not None:  # [1, Hkv, slots, D] views of the whole cache, sliced per sequence
         kt, vt = (c.view(1, -1, hk, d).transpose(1, 2) for c in (k_cache, v_cache))
         kvs = [(kt[:, :, s], vt[:, :, s]) for s in kv_spans]
@@ -80,7 +80,7 @@ def paged_prefill_attention_ref(
     sm_scale: float | None = None,
 ) -> torch.Tensor:
     """PyTorch reference for chunked prefill (chunk K/V already in the cache); causal, end-aligned."""
-    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    scale = softmax_scale(q.shape[-1], sm_scale)
     out = torch.zeros_like(q)
     cq = cu_seqlens_q.tolist()
     for b, n in enumerate(context_lens.tolist()):
@@ -116,7 +116,7 @@ def paged_prefill_attention(
     if q.shape[0] == 0 or max_seqlen_q == 0:
         return out
     cfg = attn_blocks(d, q.element_size())
-    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(d)
+    scale = softmax_scale(d, sm_scale)
     grid = (-(-max_seqlen_q // cfg[0]), nb, q.shape[1])
     launch_attn(
         grid,
@@ -180,7 +180,7 @@ def paged_decode_attention(
     if num_splits is None:
         mc = max_context if max_context is not None else int(context_lens.max().item())
         num_splits = choose_num_splits(mc, bsz, hk, bn)
-    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(d)
+    scale = softmax_scale(d, sm_scale)
     m = torch.empty((bsz, hq, num_splits), dtype=torch.float32, device=q.device)
     lsum = torch.empty_like(m)
     acc = torch.empty((bsz, hq, num_splits, d), dtype=torch.float32, device=q.device)
@@ -205,7 +205,7 @@ def paged_decode_attention(
         v_cache.stride(2),
         block_tables.stride(0),
         k_cache.shape[1],
-        scale * 1.4426950408889634,
+        scale * LOG2E,
         group,
         num_splits,
         BLOCK_G=bg,

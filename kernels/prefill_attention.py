@@ -8,10 +8,10 @@ cache (PAGED=True) for `paged_prefill_attention`.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
+
+from longlens.kernels.softmax_scale import LOG2E, softmax_scale
 
 from ._triton_utils import LazyKernel
 
@@ -68,7 +68,7 @@ def prefill_attention_ref(
     sm_scale: float | None = None,
 ) -> torch.Tensor:
     """PyTorch reference: a loop over sequences, SDPA inside each."""
-    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    scale = softmax_scale(q.shape[-1], sm_scale)
     cq, ck = cu_seqlens_q.tolist(), cu_seqlens_k.tolist()
     out = torch.empty_like(q)
     for b in range(len(cq) - 1):
@@ -106,7 +106,7 @@ def prefill_attention(
         return out.zero_()
     bm, bn, warps, stages = attn_blocks(d, q.element_size())
     bm, bn = block_m or bm, block_n or bn
-    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(d)
+    scale = softmax_scale(d, sm_scale)
     grid = (triton_cdiv(max_seqlen_q, bm), nb, q.shape[1])
     launch_attn(
         grid,
@@ -159,7 +159,7 @@ def launch_attn(grid, q, k, v, out, cu_q, cu_k, ctx_lens, block_tables, skb, svb
         svb,
         block_tables.stride(0) if paged else 0,
         page,
-        scale * 1.4426950408889634,
+        scale * LOG2E,
         q.shape[1] // k.shape[-2],
         CAUSAL=causal,
         PAGED=paged,

@@ -8,10 +8,10 @@ the PyTorch twin is plain dense attention under the same boolean mask (`vertical
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
+
+from longlens.kernels.softmax_scale import LOG2E, softmax_scale
 
 from ._triton_utils import LazyKernel
 from .vertical_slash import VerticalSlashIndex, VerticalSlashPattern, build_vertical_slash_index, pattern_mask
@@ -32,7 +32,7 @@ def sparse_prefill_attention_ref(
     """
     lq, hq, d = q.shape
     lk, hk = k.shape[:2]
-    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(d)
+    scale = softmax_scale(d, sm_scale)
     out = torch.zeros_like(q)
     if lq == 0 or lk == 0:
         return out
@@ -91,7 +91,7 @@ def sparse_prefill_attention(
     if num_warps is None:
         num_warps = 4 if d <= 64 or q.element_size() >= 4 else 8
     idx = index if index is not None else build_vertical_slash_index(pattern, lq, lk, block_m, block_n)
-    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(d)
+    scale = softmax_scale(d, sm_scale)
     grid = (-(-lq // block_m), hq)
     _sparse_fwd[grid](
         q, k, v, out,
@@ -99,7 +99,7 @@ def sparse_prefill_attention(
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
         idx.cols.stride(0), idx.col_hi.stride(0), idx.piece_start.stride(0), idx.piece_lo.stride(0),
         idx.covered.stride(0),
-        lq, lk, scale * 1.4426950408889634, hq // hk,
+        lq, lk, scale * LOG2E, hq // hk,
         BLOCK_M=block_m, BLOCK_N=block_n, D=d,
         UPCAST=upcast_flag(q, k, v), PREC="ieee" if q.dtype == torch.float32 else "tf32",
         num_warps=num_warps, num_stages=num_stages or 2,

@@ -14,10 +14,11 @@ over the union.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
+
+from longlens.kernels.softmax_scale import softmax_scale
 
 BIG = 1 << 30  # sentinel position: sorts after every real index, never inside a causal window
 
@@ -113,7 +114,7 @@ def estimate_vertical_slash(q: torch.Tensor, k: torch.Tensor, cfg: VerticalSlash
     q [lq, Hq, D] are the chunk's queries, k [lk, Hkv, D] all keys they attend (lq <= lk, end-aligned).
     """
     lk = k.shape[0]
-    scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    scale = softmax_scale(q.shape[-1], sm_scale)
     a = last_query_scores(q, k, cfg.last_q, scale)
     nv, ns = cfg.budgets(lk)
     vertical = _top(a.sum(1), min(cfg.sink, lk), nv, cfg.coverage)

@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from longlens.kernels.softmax_scale import softmax_scale
+
 ATTN_NAME = "longlens_selfextend"
 _QUERY_BLOCK = 512  # query rows per block: bounds memory at [B, H, 512, L] scores per matrix
 
@@ -78,7 +80,7 @@ def selfextend_attention(
 ) -> tuple[torch.Tensor, None]:
     """An HF attention-interface function: q [B, Hq, L, D], k/v [B, Hkv, L, D] -> [B, L, Hq, D]."""
     params: SelfExtendParams = module.longlens_selfextend
-    scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
+    scaling = softmax_scale(query.shape[-1], scaling)
     if key.shape[1] != query.shape[1]:  # grouped-query attention: kv head h serves q heads h*r .. h*r+r-1
         rep = query.shape[1] // key.shape[1]
         key, value = key.repeat_interleave(rep, dim=1), value.repeat_interleave(rep, dim=1)

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from longlens.kernels.rotary import apply_rotary_tables_ref, rotary_tables_ref
+from longlens.kernels.softmax_scale import softmax_scale
 
 Tables = tuple[torch.Tensor, torch.Tensor]
 SCORE_BUDGET = 1 << 26  # score elements per query block (256 MiB in fp32)
@@ -142,7 +143,7 @@ def dual_chunk_attention_seq(q: DualChunkQueries, k: torch.Tensor, v: torch.Tens
     n, hq, d = q.intra.shape
     lk, hkv = k.shape[0], k.shape[1]
     g = hq // hkv
-    scale = sm_scale if sm_scale is not None else d ** -0.5
+    scale = softmax_scale(d, sm_scale)
     kt, vt = k.permute(1, 2, 0), v.transpose(0, 1)  # [Hkv, D, L], [Hkv, L, D]
     out = torch.empty_like(q.intra)
     first = lk - n
@@ -214,7 +215,7 @@ def dual_chunk_attention_ref(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     k_rot = torch.cat([k1 * cos - k2 * sin, k2 * cos + k1 * sin], dim=-1)  # [n(i), n(j), Hkv, D]
     qf = q.float() if scale is None else q.float() * scale[:, None, None].float()
     k_rot = k_rot.repeat_interleave(hq // hkv, dim=2)  # [n, n, Hq, D]
-    scores = torch.einsum("ihd,ijhd->hij", qf, k_rot) * (sm_scale if sm_scale is not None else d ** -0.5)
+    scores = torch.einsum("ihd,ijhd->hij", qf, k_rot) * softmax_scale(d, sm_scale)
     scores = scores.masked_fill(j > i, float("-inf"))
     probs = torch.softmax(scores, dim=-1)
     vf = v.float().repeat_interleave(hq // hkv, dim=1)  # [n, Hq, D]
