@@ -214,17 +214,12 @@ class Ingestor:
         )
         meta = {str(p): (sha, size) for p, sha, size in todo}
         last_save = time.monotonic()
-        commits = 0
-        crash_after = int(os.environ.get("LONGLENS_CRASH_AFTER_COMMITS", "0"))  # fault injection for tests
         for prepared in self._prepared(list(meta), opts, workers):
             sha, size = meta[prepared.path]
             if prepared.error:
                 self._fail(report, progress, cid, prepared.path, sha, prepared.error)
                 continue
             self._store(prepared, cid, sha, size, report, progress)
-            commits += 1
-            if crash_after and commits >= crash_after:
-                os._exit(137)
             if time.monotonic() - last_save > INDEX_SAVE_SECONDS:
                 self._save_indexes()
                 last_save = time.monotonic()

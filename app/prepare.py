@@ -37,7 +37,6 @@ class Prepared:
     parse_seconds: float = 0.0
     chunk_seconds: float = 0.0
     error: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 @lru_cache(maxsize=4)

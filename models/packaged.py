@@ -42,10 +42,3 @@ def packaged_llm_path() -> Path:
     if is_dense_folder(target):
         return target
     return convert_locked(packaged_gguf(), target)
-
-
-def convert_gguf(gguf: Path, target: Path) -> None:
-    """GGUF → dense fp32 safetensors + tokenizer, via transformers' GGUF loader, atomically and once."""
-    from longlens.models.llm.weights import convert_gguf as convert_locked
-
-    convert_locked(gguf, target)

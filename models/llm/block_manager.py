@@ -24,9 +24,6 @@ class BlockManager:
         total = seq.num_computed_tokens + num_new_tokens
         return max(0, -(-total // self.block_size) - len(seq.block_table))
 
-    def can_allocate(self, seq: Sequence, num_new_tokens: int) -> bool:
-        return self.blocks_needed(seq, num_new_tokens) <= len(self.free_blocks)
-
     def allocate(self, seq: Sequence, num_new_tokens: int) -> None:
         """Grow the block table so the next `num_new_tokens` tokens have slots (append and first alloc)."""
         need = self.blocks_needed(seq, num_new_tokens)
@@ -37,7 +34,3 @@ class BlockManager:
     def free(self, seq: Sequence) -> None:
         self.free_blocks.extend(reversed(seq.block_table))
         seq.block_table = []
-
-    def slot(self, seq: Sequence, position: int) -> int:
-        """The cache slot of token `position` of `seq`: block * block_size + offset."""
-        return seq.block_table[position // self.block_size] * self.block_size + position % self.block_size

@@ -36,11 +36,8 @@ class Scheduler:
         self.max_num_batched_tokens = max_num_batched_tokens
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
-        self._arrivals = 0
 
     def add(self, seq: Sequence) -> None:
-        seq.arrival = self._arrivals
-        self._arrivals += 1
         seq.status = SequenceStatus.WAITING
         self.waiting.append(seq)
 

@@ -27,11 +27,26 @@ def _corpus(folder, n=8, paragraphs=6):
     return folder
 
 
-def _cli(data_dir, *args, env_extra=None, check=True):
-    env = {**os.environ, "LONGLENS_HOME": str(data_dir), **(env_extra or {})}
-    proc = subprocess.run(
-        [sys.executable, "-m", "longlens.cli", *args], capture_output=True, text=True, env=env, timeout=600
-    )
+CRASH_AFTER_THREE_COMMITS = """
+import os, sys
+from longlens.cli import main
+from longlens.ingest import Ingestor
+store, commits = Ingestor._store, []
+def store_then_die(self, *args, **kwargs):
+    store(self, *args, **kwargs)
+    commits.append(1)
+    if len(commits) == 3:
+        os._exit(137)  # as if killed right after the third file's commit
+Ingestor._store = store_then_die
+sys.argv[0] = "longlens"
+main()
+"""
+
+
+def _cli(data_dir, *args, crash=False, check=True):
+    env = {**os.environ, "LONGLENS_HOME": str(data_dir)}
+    command = ["-c", CRASH_AFTER_THREE_COMMITS] if crash else ["-m", "longlens.cli"]
+    proc = subprocess.run([sys.executable, *command, *args], capture_output=True, text=True, env=env, timeout=600)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -73,7 +88,7 @@ def test_crash_after_a_commit_then_resume_equals_a_clean_run(tmp_path):
         str(corpus),
         "--workers",
         "1",
-        env_extra={"LONGLENS_CRASH_AFTER_COMMITS": "3"},
+        crash=True,
         check=False,
     )
     assert crashed.returncode == 137
