@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -12,6 +15,26 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PYTHONSAFEPATH", "1")
 
 import pytest  # noqa: E402
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.fixture(scope="session")
+def bench_script():
+    """Loads a script of bench/ by name as a module, once: its folder on sys.path as when it runs (the
+    scripts import one another), and in sys.modules, where dataclasses look their module up."""
+
+    def load(name: str):  # noqa: ANN202 - the script's module
+        if name not in sys.modules:
+            if str(BENCH) not in sys.path:
+                sys.path.insert(0, str(BENCH))
+            spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        return sys.modules[name]
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "eval_real.py"
 REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
 PLANTED = "The harbour ferry Kestrel carries 412 passengers and was launched at Tobermory in 1987."
 PLANTED_Q = "How many passengers does the harbour ferry Kestrel carry, and where was it launched?"
@@ -24,12 +21,6 @@ FILLER = [
 ]
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("eval_real", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["eval_real"] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _document(seed: int, planted: bool) -> str:
@@ -52,12 +43,12 @@ def _leval_file(folder: Path) -> None:
         fh.writelines(json.dumps(r) + "\n" for r in rows)
 
 
-def test_eval_real_slice_end_to_end(tmp_path):
+def test_eval_real_slice_end_to_end(tmp_path, bench_script):
     data = tmp_path / "realdata"
     data.mkdir()
     _leval_file(data)
     out = tmp_path / "eval.json"
-    result = _bench().main(["--data", str(data), "--sets", "financial_qa", "--out", str(out)])
+    result = bench_script("eval_real").main(["--data", str(data), "--sets", "financial_qa", "--out", str(out)])
     assert json.loads(out.read_text())["sets"] == {"financial_qa": {"docs": 3, "questions": 14}}
 
     systems = {r["system"] for r in result["retrieval"]}
@@ -74,14 +65,14 @@ def test_eval_real_slice_end_to_end(tmp_path):
     assert by_system["recipe: rank_bm25 on the same chunks"]["recall@300"] == 1.0
 
 
-def test_eval_real_refuses_unknown_set(tmp_path):
+def test_eval_real_refuses_unknown_set(tmp_path, bench_script):
     with pytest.raises(SystemExit):
-        _bench().main(["--data", str(tmp_path), "--sets", "nope"])
+        bench_script("eval_real").main(["--data", str(tmp_path), "--sets", "nope"])
 
 
 @pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is not on this machine")
-def test_eval_real_loads_the_real_sets_with_their_copies():
-    bench = _bench()
+def test_eval_real_loads_the_real_sets_with_their_copies(bench_script):
+    bench = bench_script("eval_real")
     docs = bench.load_set(REALDATA, "financial_qa")
     assert len(docs) == 8 and sum(len(d.questions) for d in docs) == 68
     assert [d.name for d in docs if d.copy_of] == ["financial_qa_06", "financial_qa_07"]
@@ -105,16 +96,10 @@ class _Echo:
         yield f"{first} [1]. Zebras invented the telescope in 1066."
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH.parent / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
-def test_answers_part_scores_both_systems_and_counts_unsupported_sentences(tmp_path):
-    bench, answers = _bench(), _load("real_answers")
+def test_answers_part_scores_both_systems_and_counts_unsupported_sentences(tmp_path, bench_script):
+    bench, answers = bench_script("eval_real"), bench_script("real_answers")
     data = tmp_path / "realdata"
     data.mkdir()
     _leval_file(data)
@@ -140,10 +125,10 @@ def test_answers_part_scores_both_systems_and_counts_unsupported_sentences(tmp_p
         assert ours["words_given"] == 0 or theirs["words_given"] <= ours["words_given"]
 
 
-def test_needles_are_planted_at_their_depths_with_decoys():
+def test_needles_are_planted_at_their_depths_with_decoys(bench_script):
     import random
 
-    needles = _load("real_needles")
+    needles = bench_script("real_needles")
     text = "\n\n".join(f"Paragraph {i} about startups and essays." for i in range(200))
     rng = random.Random(3)
     single = needles.needles("single", rng)

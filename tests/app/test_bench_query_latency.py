@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "query_latency.py"
 
 
-def test_query_latency_tiny(tmp_path):
-    spec = importlib.util.spec_from_file_location("query_latency", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+def test_query_latency_tiny(tmp_path, bench_script):
+    mod = bench_script("query_latency")
     out = tmp_path / "ql.json"
     mod.main(["--chunks", "1500", "--queries", "5", "--out", str(out)])
     data = json.loads(out.read_text())

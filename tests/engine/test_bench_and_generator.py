@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
-from pathlib import Path
 
 import pytest
 
 from longlens.models.generation import GenerationParams, Generator
 
-BENCH = Path(__file__).parents[2] / "bench" / "bench_engine.py"
 
-
-def test_bench_tiny_runs(tmp_path, model_path):  # noqa: ANN001
-    spec = importlib.util.spec_from_file_location("bench_engine", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_bench_tiny_runs(tmp_path, model_path, bench_script):  # noqa: ANN001
+    bench = bench_script("bench_engine")
     t = time.perf_counter()
     result = bench.main(["--tiny", "--out", str(tmp_path / "engine.json")])
     assert time.perf_counter() - t < 60

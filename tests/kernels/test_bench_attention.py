@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_attention.py"
 
 
-def test_bench_attention_tiny(tmp_path, force_triton):  # force_triton skips when triton is missing
-    spec = importlib.util.spec_from_file_location("bench_attention", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+def test_bench_attention_tiny(tmp_path, force_triton, bench_script):  # force_triton skips without triton
+    mod = bench_script("bench_attention")
     out = tmp_path / "attention.json"
     res = mod.main(["--tiny", "--out", str(out)])
     assert not res.get("failed")

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "eval_embedders.py"
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("eval_embedders", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_quick_run_writes_table_and_json(tmp_path: Path, capsys) -> None:
-    bench = _load()
+def test_quick_run_writes_table_and_json(tmp_path: Path, capsys, bench_script) -> None:
+    bench = bench_script("eval_embedders")
     out = tmp_path / "eval.json"
     report = bench.main(["--quick", "--out", str(out)])
     saved = json.loads(out.read_text())
@@ -31,8 +21,8 @@ def test_quick_run_writes_table_and_json(tmp_path: Path, capsys) -> None:
     assert report["results"] == saved["results"]
 
 
-def test_tasks_are_deterministic_and_sized() -> None:
-    bench = _load()
+def test_tasks_are_deterministic_and_sized(bench_script) -> None:
+    bench = bench_script("eval_embedders")
     count = lambda s: len(s.split())  # any token counter works for the builder
     docs, queries = bench.make_task("passkey", 4, 300, seed=7, count_tokens=count)
     again = bench.make_task("passkey", 4, 300, seed=7, count_tokens=count)
