@@ -231,9 +231,14 @@ def paged_decode_attention(
     return out
 
 
+online_softmax_tile = None  # bound by the kernel builder below (kernels/online_softmax.py)
+
 def _define_split():
+    global online_softmax_tile  # triton looks a kernel's callees up in its module's globals
     import triton
     import triton.language as tl
+
+    from .online_softmax import online_softmax_tile
 
     @triton.jit
     def kernel(
@@ -299,14 +304,7 @@ def _define_split():
             if UPCAST:
                 kt = kt.to(tl.float32)
                 vv = vv.to(tl.float32)
-            qk = tl.dot(q, kt, input_precision=PREC) * scale_log2
-            qk = tl.where(n_ok[None, :], qk, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(qk, 1))
-            p = tl.exp2(qk - m_new[:, None])
-            alpha = tl.exp2(m_i - m_new)
-            l_i = l_i * alpha + tl.sum(p, 1)
-            acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision=PREC)
-            m_i = m_new
+            m_i, l_i, acc = online_softmax_tile(q, kt, vv, n_ok[None, :], m_i, l_i, acc, scale_log2, PREC)
         row = (b * GROUP * tl.num_programs(1) + hq) * S + split  # M/L are [B, Hq, S] contiguous
         tl.store(M + row, m_i, mask=g_ok)
         tl.store(L + row, l_i, mask=g_ok)

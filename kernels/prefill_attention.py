@@ -173,9 +173,14 @@ def launch_attn(grid, q, k, v, out, cu_q, cu_k, ctx_lens, block_tables, skb, svb
     )
 
 
+online_softmax_tile = None  # bound by the kernel builder below (kernels/online_softmax.py)
+
 def _define_kernel():
+    global online_softmax_tile  # triton looks a kernel's callees up in its module's globals
     import triton
     import triton.language as tl
+
+    from .online_softmax import online_softmax_tile
 
     @triton.jit
     def kernel(
@@ -252,17 +257,10 @@ def _define_kernel():
             if UPCAST:
                 kt = kt.to(tl.float32)
                 vv = vv.to(tl.float32)
-            qk = tl.dot(q, kt, input_precision=PREC) * scale_log2
             valid = n_ok[None, :]
             if CAUSAL:
                 valid = valid & (offs_n[None, :] <= offs_m[:, None] + (lk - lq))
-            qk = tl.where(valid, qk, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(qk, 1))
-            p = tl.exp2(qk - m_new[:, None])
-            alpha = tl.exp2(m_i - m_new)
-            l_i = l_i * alpha + tl.sum(p, 1)
-            acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision=PREC)
-            m_i = m_new
+            m_i, l_i, acc = online_softmax_tile(q, kt, vv, valid, m_i, l_i, acc, scale_log2, PREC)
         out = acc / tl.where(l_i == 0.0, 1.0, l_i)[:, None]
         tl.store(
             Out + q_rows[:, None] * so0 + hq * so1 + offs_d[None, :],

@@ -115,26 +115,14 @@ def default_block_n() -> int:
 
 
 def _define_kernel():
+    global online_softmax_tile, _load_kv  # triton looks a kernel's callees up in its module's globals
     import triton
     import triton.language as tl
 
-    @triton.jit
-    def _update(q, kt, vv, valid, m_i, l_i, acc, scale_log2, PREC: tl.constexpr):
-        """One online-softmax step over a tile of keys (masked keys contribute nothing)."""
-        qk = tl.dot(q, kt, input_precision=PREC) * scale_log2
-        qk = tl.where(valid, qk, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(qk, 1))
-        p = tl.exp2(qk - m_new[:, None])
-        alpha = tl.exp2(m_i - m_new)
-        l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(vv.dtype), vv, input_precision=PREC)
-        return m_new, l_i, acc
-
-    # triton resolves callees through the module globals (not closures): publish the helper there
-    globals()["_online_update"] = _update
+    from .online_softmax import online_softmax_tile
 
     @triton.jit
-    def _load(K, V, rows, n_ok, hk, sk0, sk1, sv0, sv1, offs_d, UPCAST: tl.constexpr):
+    def _load_kv(K, V, rows, n_ok, hk, sk0, sk1, sv0, sv1, offs_d, UPCAST: tl.constexpr):
         """K transposed [D, N] and V [N, D] of the key rows `rows` (masked by n_ok)."""
         kt = tl.load(K + rows[None, :] * sk0 + hk * sk1 + offs_d[:, None], mask=n_ok[None, :], other=0.0)
         vv = tl.load(V + rows[:, None] * sv0 + hk * sv1 + offs_d[None, :], mask=n_ok[:, None], other=0.0)
@@ -142,8 +130,6 @@ def _define_kernel():
             kt = kt.to(tl.float32)
             vv = vv.to(tl.float32)
         return kt, vv
-
-    globals()["_load_kv"] = _load
 
     @triton.jit
     def kernel(
@@ -181,7 +167,7 @@ def _define_kernel():
             rows = offs_n.to(tl.int64)
             kt, vv = _load_kv(K, V, rows, n_ok, hk, sk0, sk1, sv0, sv1, offs_d, UPCAST)
             valid = n_ok[None, :] & (offs_n[None, :] <= pos_m[:, None])
-            m_i, l_i, acc = _online_update(q, kt, vv, valid, m_i, l_i, acc, scale_log2, PREC)
+            m_i, l_i, acc = online_softmax_tile(q, kt, vv, valid, m_i, l_i, acc, scale_log2, PREC)
         # vertical columns at or before the block's last query, minus those a strip already covered
         chi = tl.load(col_hi + h * s_chi + mblk)
         for c in range(0, chi, BLOCK_N):
@@ -193,7 +179,7 @@ def _define_kernel():
             rows = idx.to(tl.int64)
             kt, vv = _load_kv(K, V, rows, n_ok, hk, sk0, sk1, sv0, sv1, offs_d, UPCAST)
             valid = n_ok[None, :] & (idx[None, :] <= pos_m[:, None])
-            m_i, l_i, acc = _online_update(q, kt, vv, valid, m_i, l_i, acc, scale_log2, PREC)
+            m_i, l_i, acc = online_softmax_tile(q, kt, vv, valid, m_i, l_i, acc, scale_log2, PREC)
         out = acc / tl.where(l_i == 0.0, 1.0, l_i)[:, None]
         tl.store(
             Out + q_rows[:, None] * so0 + h * so1 + offs_d[None, :],
@@ -204,6 +190,6 @@ def _define_kernel():
     return kernel
 
 
-_online_update = None  # set by _define_kernel (the jitted online-softmax step)
-_load_kv = None  # set by _define_kernel (the jitted K/V tile load)
+online_softmax_tile = None  # bound by _define_kernel (kernels/online_softmax.py)
+_load_kv = None  # bound by _define_kernel (the jitted K/V tile load)
 _sparse_fwd = LazyKernel(_define_kernel)
