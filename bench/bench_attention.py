@@ -77,7 +77,7 @@ def bench_prefill(torch, device: str, seqs: list[int], hq: int, hkv: int, d: int
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    from longlens.kernels.prefill_attention import prefill_attention, prefill_attention_ref
+    from longlens.kernels.prefill_attention import prefill_attention, prefill_attention_torch
 
     rows = []
     dtype = torch.bfloat16
@@ -89,7 +89,7 @@ def bench_prefill(torch, device: str, seqs: list[int], hq: int, hkv: int, d: int
         cu = torch.tensor([0, s], dtype=torch.int32, device=device)
         ours = lambda: prefill_attention(q, k, v, cu, cu, s, s, causal=True)  # noqa: B023
         out = ours()
-        ref = prefill_attention_ref(q, k, v, cu, cu, s, s, causal=True)
+        ref = prefill_attention_torch(q, k, v, cu, cu, s, s, causal=True)
         err = _max_err(out, ref)
         ok = bool(torch.allclose(out.float(), ref.float(), atol=2e-2, rtol=2e-2))
         # SDPA wants [B, H, S, D]; kv expanded to all q heads outside the timed region (flash has no GQA arg)
@@ -126,7 +126,7 @@ def bench_decode(
 ) -> list[dict]:
     import torch.nn.functional as F
 
-    from longlens.kernels.paged_attention import gather_kv, paged_decode_attention, paged_decode_attention_ref
+    from longlens.kernels.paged_attention import gather_kv, paged_decode_attention, paged_decode_attention_torch
 
     rows = []
     dtype = torch.bfloat16
@@ -137,7 +137,7 @@ def bench_decode(
             q = torch.randn(b, hq, d, device=device, dtype=dtype)
             ours = lambda: paged_decode_attention(q, kc, vc, bt, cl, max_context=ctx)  # noqa: B023
             out = ours()
-            ref = paged_decode_attention_ref(q, kc, vc, bt, cl)
+            ref = paged_decode_attention_torch(q, kc, vc, bt, cl)
             err = _max_err(out, ref)
             ok = bool(torch.allclose(out.float(), ref.float(), atol=2e-2, rtol=2e-2))
             del ref

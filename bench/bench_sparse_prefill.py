@@ -46,7 +46,7 @@ def _ms(fn, device: str) -> float:  # noqa: ANN001
 
 def make_inputs(torch, n: int, hq: int, hkv: int, d: int, kind: str, device: str, seed: int = 0):
     """q [n, hq, d], k/v [n, hkv, d] in bf16; see the module docstring for the two kinds."""
-    from longlens.kernels.rotary import apply_rotary_ref, build_cos_sin_cache, rope_inv_freq
+    from longlens.kernels.rotary import apply_rotary_torch, build_cos_sin_cache, rope_inv_freq
 
     g = torch.Generator(device=device).manual_seed(seed)
     randn = lambda *s: torch.randn(*s, device=device, generator=g)  # noqa: E731
@@ -57,7 +57,7 @@ def make_inputs(torch, n: int, hq: int, hkv: int, d: int, kind: str, device: str
         k = content[None] + 0.3 * randn(n, hkv, d)
         q = 2.5 * content.repeat_interleave(hq // hkv, 0)[None] + 0.3 * randn(n, hq, d)
         inv, _ = rope_inv_freq(d, 1e6, None, n)
-        q, k = apply_rotary_ref(q, k, torch.arange(n, device=device), build_cos_sin_cache(inv, n, device=device))
+        q, k = apply_rotary_torch(q, k, torch.arange(n, device=device), build_cos_sin_cache(inv, n, device=device))
         u = randn(d)
         u = u / u.norm()
         hot = torch.randint(4, n, (max(1, n // 2048),), device=device, generator=g)
@@ -92,7 +92,7 @@ def bench_attention(torch, device: str, seqs: list[int], hq: int, hkv: int, d: i
     from longlens.kernels.sparse_prefill import (
         default_block_n,
         sparse_prefill_attention,
-        sparse_prefill_attention_ref,
+        sparse_prefill_attention_torch,
     )
     from longlens.kernels.vertical_slash import (
         VerticalSlashConfig,
@@ -113,7 +113,7 @@ def bench_attention(torch, device: str, seqs: list[int], hq: int, hkv: int, d: i
         sparse = lambda: sparse_prefill_attention(q, k, v, pattern, block_m=bm, block_n=bn, index=index)  # noqa: B023
         out = sparse()
         tail = min(CHECK_ROWS, s)
-        ref = sparse_prefill_attention_ref(q[s - tail:], k, v, pattern, block_m=bm)
+        ref = sparse_prefill_attention_torch(q[s - tail:], k, v, pattern, block_m=bm)
         err = float((out[s - tail:].float() - ref.float()).abs().max().item())
         ok = bool(torch.allclose(out[s - tail:].float(), ref.float(), atol=2e-2, rtol=2e-2)) and s % bm == 0
         del ref

@@ -10,7 +10,7 @@ import torch
 from ._triton_utils import LazyKernel
 
 
-def store_kv_cache_ref(
+def store_kv_cache_torch(
     k: torch.Tensor,
     v: torch.Tensor,
     k_cache: torch.Tensor,

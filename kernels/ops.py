@@ -36,7 +36,7 @@ def prefill_attention(
     sm_scale: float | None = None,
 ) -> torch.Tensor:
     """Varlen (GQA) attention over packed sequences; causal aligned to the end of each sequence's keys."""
-    fn = _pf.prefill_attention if use_triton(q) else _pf.prefill_attention_ref
+    fn = _pf.prefill_attention if use_triton(q) else _pf.prefill_attention_torch
     return fn(
         q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, causal=causal, sm_scale=sm_scale
     )
@@ -59,7 +59,7 @@ def paged_decode_attention(
     if use_triton(q):
         return _pa.paged_decode_attention(q, k_cache, v_cache, block_tables, context_lens, sm_scale=sm_scale,
                                           num_splits=num_splits, max_context=max_context)
-    return _pa.paged_decode_attention_ref(q, k_cache, v_cache, block_tables, context_lens, sm_scale=sm_scale,
+    return _pa.paged_decode_attention_torch(q, k_cache, v_cache, block_tables, context_lens, sm_scale=sm_scale,
                                           kv_spans=kv_spans)
 
 
@@ -78,7 +78,7 @@ def paged_prefill_attention(
     if use_triton(q):
         return _pa.paged_prefill_attention(q, k_cache, v_cache, block_tables, cu_seqlens_q, context_lens,
                                            sm_scale=sm_scale, max_seqlen_q=max_seqlen_q)
-    return _pa.paged_prefill_attention_ref(q, k_cache, v_cache, block_tables, cu_seqlens_q, context_lens,
+    return _pa.paged_prefill_attention_torch(q, k_cache, v_cache, block_tables, cu_seqlens_q, context_lens,
                                            sm_scale=sm_scale)
 
 
@@ -95,14 +95,14 @@ def store_kv_cache(
     if use_triton(k):
         _kv.store_kv_cache(k, v, k_cache, v_cache, slot_mapping)
     else:
-        _kv.store_kv_cache_ref(k, v, k_cache, v_cache, slot_mapping, all_valid)
+        _kv.store_kv_cache_torch(k, v, k_cache, v_cache, slot_mapping, all_valid)
 
 
 def rms_norm(
     x: torch.Tensor, weight: torch.Tensor, eps: float, residual: torch.Tensor | None = None
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """RMSNorm; with `residual` returns (normed(x + residual), x + residual)."""
-    fn = _rn.rms_norm if use_triton(x) else _rn.rms_norm_ref
+    fn = _rn.rms_norm if use_triton(x) else _rn.rms_norm_torch
     return fn(x, weight, eps, residual)
 
 
@@ -110,7 +110,7 @@ def apply_rotary(
     q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor, cos_sin_cache: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """NeoX-style RoPE from a `[max_pos, rot_dim]` cos|sin cache, out of place."""
-    fn = _ro.apply_rotary if use_triton(q) else _ro.apply_rotary_ref
+    fn = _ro.apply_rotary if use_triton(q) else _ro.apply_rotary_torch
     return fn(q, k, positions, cos_sin_cache)
 
 
@@ -121,12 +121,12 @@ def rotary_tables(
     None where the Triton kernel gathers them itself, or where only part of the head dim rotates."""
     if use_triton(positions) or cos_sin_cache.shape[-1] != head_dim:
         return None
-    return _ro.rotary_tables_ref(positions, cos_sin_cache)
+    return _ro.rotary_tables_torch(positions, cos_sin_cache)
 
 
 def apply_rotary_tables(x: torch.Tensor, tables: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """NeoX-style RoPE of x [T, H, D] (q and k heads together) from `rotary_tables` rows, out of place."""
-    return _ro.apply_rotary_tables_ref(x, tables)
+    return _ro.apply_rotary_tables_torch(x, tables)
 
 
 def sparse_prefill_attention(
@@ -138,5 +138,5 @@ def sparse_prefill_attention(
     sm_scale: float | None = None,
 ) -> torch.Tensor:
     """One sequence's attention over a vertical-slash pattern (lq <= lk, causal end-aligned, GQA)."""
-    fn = _sp.sparse_prefill_attention if use_triton(q) else _sp.sparse_prefill_attention_ref
+    fn = _sp.sparse_prefill_attention if use_triton(q) else _sp.sparse_prefill_attention_torch
     return fn(q, k, v, pattern, block_m=block_m, sm_scale=sm_scale)

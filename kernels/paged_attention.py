@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from longlens.kernels.softmax_scale import LOG2E, softmax_scale
 
 from ._triton_utils import LazyKernel
-from .prefill_attention import attend_one_ref, launch_attn
+from .prefill_attention import attend_one_torch, launch_attn
 
 
 def gather_kv(cache: torch.Tensor, block_table: torch.Tensor, length: int) -> torch.Tensor:
@@ -32,7 +32,7 @@ def gather_kv(cache: torch.Tensor, block_table: torch.Tensor, length: int) -> to
     return cache[blocks.long()].reshape(-1, *cache.shape[2:])[:length]
 
 
-def paged_decode_attention_ref(
+def paged_decode_attention_torch(
     q: torch.Tensor,
     k_cache: torch.Tensor,
     v_cache: torch.Tensor,
@@ -70,7 +70,7 @@ def paged_decode_attention_ref(
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
-def paged_prefill_attention_ref(
+def paged_prefill_attention_torch(
     q: torch.Tensor,
     k_cache: torch.Tensor,
     v_cache: torch.Tensor,
@@ -88,7 +88,7 @@ def paged_prefill_attention_ref(
         if qe > qs and n > 0:
             k = gather_kv(k_cache, block_tables[b], n)
             v = gather_kv(v_cache, block_tables[b], n)
-            out[qs:qe] = attend_one_ref(q[qs:qe], k, v, True, scale)
+            out[qs:qe] = attend_one_torch(q[qs:qe], k, v, True, scale)
     return out
 
 

@@ -16,7 +16,7 @@ from longlens.kernels.softmax_scale import LOG2E, softmax_scale
 from ._triton_utils import LazyKernel
 
 
-def attend_one_ref(
+def attend_one_torch(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, sm_scale: float
 ) -> torch.Tensor:
     """One sequence: q [lq, Hq, D], k/v [lk, Hkv, D] -> [lq, Hq, D] via torch SDPA (GQA, end-aligned mask).
@@ -56,7 +56,7 @@ def attend_one_ref(
     return out
 
 
-def prefill_attention_ref(
+def prefill_attention_torch(
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,
@@ -74,7 +74,7 @@ def prefill_attention_ref(
     for b in range(len(cq) - 1):
         qs, qe, ks, ke = cq[b], cq[b + 1], ck[b], ck[b + 1]
         if qe > qs:
-            out[qs:qe] = attend_one_ref(q[qs:qe], k[ks:ke], v[ks:ke], causal, scale)
+            out[qs:qe] = attend_one_torch(q[qs:qe], k[ks:ke], v[ks:ke], causal, scale)
     return out
 
 

@@ -11,7 +11,7 @@ import torch
 from ._triton_utils import LazyKernel
 
 
-def rms_norm_ref(
+def rms_norm_torch(
     x: torch.Tensor, weight: torch.Tensor, eps: float, residual: torch.Tensor | None = None
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """PyTorch reference: normed x, or (normed(x + residual), x + residual)."""

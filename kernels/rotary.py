@@ -121,7 +121,7 @@ def build_cos_sin_cache(
     return cache.to(dtype)
 
 
-def apply_rotary_ref(
+def apply_rotary_torch(
     q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor, cos_sin_cache: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """PyTorch reference: rotate_half (NeoX/HF-Llama) on the first `cache.shape[-1]` dims, out of place."""
@@ -138,15 +138,15 @@ def apply_rotary_ref(
     return rot(q), rot(k)
 
 
-def rotary_tables_ref(positions: torch.Tensor, cos_sin_cache: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def rotary_tables_torch(positions: torch.Tensor, cos_sin_cache: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One step's fp32 rows `cos|cos` and `-sin|sin` [T, 1, rot_dim], gathered once for every layer, so that
-    `apply_rotary_tables_ref` does exactly `apply_rotary_ref`'s arithmetic (x1*cos - x2*sin, x2*cos + x1*sin)."""
+    `apply_rotary_tables_torch` does exactly `apply_rotary_torch`'s arithmetic (x1*cos - x2*sin, x2*cos + x1*sin)."""
     cos, sin = cos_sin_cache[positions].float()[:, None].chunk(2, dim=-1)
     return torch.cat([cos, cos], dim=-1), torch.cat([-sin, sin], dim=-1)
 
 
-def apply_rotary_tables_ref(x: torch.Tensor, tables: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """Rotate every head of x [T, H, rot_dim] with `rotary_tables_ref` rows, out of place; q and k heads may
+def apply_rotary_tables_torch(x: torch.Tensor, tables: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Rotate every head of x [T, H, rot_dim] with `rotary_tables_torch` rows, out of place; q and k heads may
     come as one tensor (one rotation per layer instead of two)."""
     cos, sin = tables
     half = cos.shape[-1] // 2

@@ -17,7 +17,7 @@ from ._triton_utils import LazyKernel
 from .vertical_slash import VerticalSlashIndex, VerticalSlashPattern, build_vertical_slash_index, pattern_mask
 
 
-def sparse_prefill_attention_ref(
+def sparse_prefill_attention_torch(
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,

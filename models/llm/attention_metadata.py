@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from longlens.kernels.dual_chunk import DualChunkMeta
 from longlens.kernels.vertical_slash import VerticalSlashConfig
-from longlens.models.llm.dual_chunk import DualChunkMeta
 
 
 @dataclass

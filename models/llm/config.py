@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from longlens.models.llm.dual_chunk import DualChunkConfig
+from longlens.kernels.dual_chunk import DualChunkConfig
 
 
 def normalize_rope_scaling(scaling: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -127,7 +127,7 @@ class EngineConfig:
     sparse_prefill_threshold: int = 32768
     sparse_pattern: dict[str, Any] | None = None  # VerticalSlashConfig overrides: budgets, last_q, sink, local
     rope_scaling: dict[str, Any] | None = None  # replaces the checkpoint's rope_scaling, e.g. YaRN x4
-    # Dual chunk attention (models/llm/dual_chunk.py): None follows the checkpoint's
+    # Dual chunk attention (kernels/dual_chunk.py): None follows the checkpoint's
     # `dual_chunk_attention_config`, False turns it off, a dict (chunk_size, local_size and optionally
     # original_max_position_embeddings) turns it on. It replaces sparse prefill and decode CUDA graphs.
     dual_chunk_attention: dict[str, Any] | bool | None = None

@@ -10,15 +10,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from longlens.kernels import ops, rotary
-from longlens.kernels.paged_attention import gather_kv
-from longlens.models.llm.attention_metadata import AttentionMetadata
-from longlens.models.llm.dual_chunk import (
+from longlens.kernels.dual_chunk import (
     DualChunkConfig,
     DualChunkStep,
     dual_chunk_attention,
     dual_chunk_step,
     rotate_dual_chunk,
 )
+from longlens.kernels.paged_attention import gather_kv
+from longlens.models.llm.attention_metadata import AttentionMetadata
 from longlens.models.llm.sparse_prefill import sparse_attention
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
+from longlens.kernels.dual_chunk import DualChunkConfig, DualChunkMeta
 from longlens.kernels.vertical_slash import VerticalSlashConfig
 from longlens.models.llm.attention_metadata import AttentionMetadata, SparsePlan, SparseSeq
 from longlens.models.llm.config import EngineConfig, ModelConfig, normalize_rope_scaling
 from longlens.models.llm.cuda_graphs import DecodeGraphs, graph_batch_sizes
-from longlens.models.llm.dual_chunk import DualChunkConfig, DualChunkMeta
 from longlens.models.llm.layers import Attention
 from longlens.models.llm.registry import model_class
 from longlens.models.llm.scheduler import ScheduledBatch

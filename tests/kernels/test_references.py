@@ -24,7 +24,7 @@ def test_prefill_ref_matches_naive():
     v = torch.randn(sum(lk), hk, d, generator=g)
     cq, ck = _cu(lq), _cu(lk)
     for causal in (True, False):
-        out = prefill_attention.prefill_attention_ref(q, k, v, cq, ck, max(lq), max(lk), causal=causal)
+        out = prefill_attention.prefill_attention_torch(q, k, v, cq, ck, max(lq), max(lk), causal=causal)
         for b in range(len(lq)):
             sq, sk = slice(cq[b], cq[b + 1]), slice(ck[b], ck[b + 1])
             exp = naive_attention(q[sq], k[sk], v[sk], causal)
@@ -40,7 +40,7 @@ def test_paged_refs_match_naive():
     kc, vc, bt = make_paged(ks, vs, bs, g)
     cl = torch.tensor(lens, dtype=torch.int32)
     q = torch.randn(len(lens), hq, d, generator=g)
-    out = paged_attention.paged_decode_attention_ref(q, kc, vc, bt, cl)
+    out = paged_attention.paged_decode_attention_torch(q, kc, vc, bt, cl)
     assert not out.isnan().any() and out[0].abs().max() == 0
     for b in range(1, len(lens)):
         torch.testing.assert_close(
@@ -49,7 +49,7 @@ def test_paged_refs_match_naive():
     lq = [0, 1, 2, 5, 3]
     cq = _cu(lq)
     qp = torch.randn(sum(lq), hq, d, generator=g)
-    outp = paged_attention.paged_prefill_attention_ref(qp, kc, vc, bt, cq, cl)
+    outp = paged_attention.paged_prefill_attention_torch(qp, kc, vc, bt, cq, cl)
     for b in range(len(lens)):
         sq = slice(cq[b], cq[b + 1])
         torch.testing.assert_close(outp[sq].double(), naive_attention(qp[sq], ks[b], vs[b], True), **TOL)
@@ -61,10 +61,10 @@ def test_rms_norm_ref():
     w = w[0]
     xd = x.double()
     exp = xd / torch.sqrt(xd.pow(2).mean(-1, keepdim=True) + 1e-6) * w.double()
-    torch.testing.assert_close(rmsnorm.rms_norm_ref(x, w, 1e-6).double(), exp, **TOL)
-    out, res = rmsnorm.rms_norm_ref(x, w, 1e-6, residual=r)
+    torch.testing.assert_close(rmsnorm.rms_norm_torch(x, w, 1e-6).double(), exp, **TOL)
+    out, res = rmsnorm.rms_norm_torch(x, w, 1e-6, residual=r)
     torch.testing.assert_close(res, x + r)
-    torch.testing.assert_close(out, rmsnorm.rms_norm_ref(x + r, w, 1e-6))
+    torch.testing.assert_close(out, rmsnorm.rms_norm_torch(x + r, w, 1e-6))
 
 
 def test_rotary_ref_matches_complex_rotation():
@@ -74,7 +74,7 @@ def test_rotary_ref_matches_complex_rotation():
     cache = rotary.build_cos_sin_cache(inv, 64, s)
     q, k = torch.randn(5, 3, d, generator=g), torch.randn(5, 1, d, generator=g)
     pos = torch.tensor([0, 1, 17, 63, 2])
-    qo, ko = rotary.apply_rotary_ref(q, k, pos, cache)
+    qo, ko = rotary.apply_rotary_torch(q, k, pos, cache)
     ang = pos.double()[:, None] * inv.double()[None, :]
     z = (
         torch.complex(q[..., : d // 2].double(), q[..., d // 2 :].double())
@@ -91,7 +91,7 @@ def test_store_kv_cache_ref():
     vc = kc.clone()
     k, v = torch.randn(3, 2, 8, generator=g), torch.randn(3, 2, 8, generator=g)
     before = kc.clone()
-    kv_cache.store_kv_cache_ref(k, v, kc, vc, torch.tensor([5, -1, 15]))
+    kv_cache.store_kv_cache_torch(k, v, kc, vc, torch.tensor([5, -1, 15]))
     torch.testing.assert_close(kc[1, 1], k[0])
     torch.testing.assert_close(vc[3, 3], v[2])
     changed = (kc != before).any(-1).any(-1)
@@ -122,8 +122,8 @@ def test_rotary_tables_give_apply_rotary_ref_bit_for_bit():
     cache = rotary.build_cos_sin_cache(inv, 256, s)
     qk = torch.randn(7, hq + hk, d, generator=g)
     pos = torch.tensor([0, 3, 17, 255, 2, 2, 100])
-    eq, ek = rotary.apply_rotary_ref(qk[:, :hq], qk[:, hq:], pos, cache)
-    out = rotary.apply_rotary_tables_ref(qk, rotary.rotary_tables_ref(pos, cache))
+    eq, ek = rotary.apply_rotary_torch(qk[:, :hq], qk[:, hq:], pos, cache)
+    out = rotary.apply_rotary_tables_torch(qk, rotary.rotary_tables_torch(pos, cache))
     assert torch.equal(out[:, :hq], eq) and torch.equal(out[:, hq:], ek)
 
 
@@ -137,7 +137,7 @@ def test_decode_ref_with_kv_spans_matches_block_tables():
     q = torch.randn(3, hq, d, generator=g)
     cl = torch.tensor(lens, dtype=torch.int32)
     spans = [slice(8, 19), slice(24, 27), slice(0, 0)]
-    exp = paged_attention.paged_decode_attention_ref(q, kc, vc, bt, cl)
-    assert torch.equal(paged_attention.paged_decode_attention_ref(q, kc, vc, bt, cl, kv_spans=spans), exp)
-    one = paged_attention.paged_decode_attention_ref(q[:1], kc, vc, bt[:1], cl[:1], kv_spans=spans[:1])
+    exp = paged_attention.paged_decode_attention_torch(q, kc, vc, bt, cl)
+    assert torch.equal(paged_attention.paged_decode_attention_torch(q, kc, vc, bt, cl, kv_spans=spans), exp)
+    one = paged_attention.paged_decode_attention_torch(q[:1], kc, vc, bt[:1], cl[:1], kv_spans=spans[:1])
     assert torch.equal(one, exp[:1])

@@ -99,6 +99,6 @@ def test_cos_sin_and_rotation_match_hf_llama():
     eq, ek = apply_rotary_pos_emb(q[None].transpose(1, 2), k[None].transpose(1, 2), cos, sin)
     inv, s = rotary.rope_inv_freq(HEAD_DIM, 1e6, scaling, MAX_POS)
     cache = rotary.build_cos_sin_cache(inv, MAX_POS, s)
-    qo, ko = rotary.apply_rotary_ref(q, k, pos, cache)
+    qo, ko = rotary.apply_rotary_torch(q, k, pos, cache)
     torch.testing.assert_close(qo, eq[0].transpose(0, 1), atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(ko, ek[0].transpose(0, 1), atol=1e-4, rtol=1e-4)

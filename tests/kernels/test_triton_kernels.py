@@ -49,7 +49,7 @@ def test_prefill_attention(device, lq, lk, hq, hk, d, causal, dtype):
     v = _rand(g, sum(lk), hk, d, dtype=dtype, device=device)
     args = (q, k, v, _cu(lq, device), _cu(lk, device), max(lq), max(lk))
     out = ops.prefill_attention(*args, causal=causal)
-    ref = prefill_attention.prefill_attention_ref(
+    ref = prefill_attention.prefill_attention_torch(
         *(a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args), causal=causal
     )
     assert not out.isnan().any()
@@ -81,7 +81,7 @@ def test_paged_decode_attention(device, lens, hq, hk, d, bs, splits, dtype):
     q = _rand(g, len(lens), hq, d, dtype=dtype, device=device)
     # the engine passes the longest context it already knows (no device sync); the test leaves some to the kernel
     out = ops.paged_decode_attention(q, kc, vc, bt, cl, num_splits=splits, max_context=max(lens) if hq % 2 else None)
-    ref = paged_attention.paged_decode_attention_ref(q.float(), kc.float(), vc.float(), bt, cl)
+    ref = paged_attention.paged_decode_attention_torch(q.float(), kc.float(), vc.float(), bt, cl)
     assert not out.isnan().any()
     torch.testing.assert_close(out.float(), ref, **_tol(dtype, device))
     assert out[cl == 0].abs().max() == 0 if (cl == 0).any() else True
@@ -104,7 +104,7 @@ def test_paged_prefill_attention(device, lq, lens, hq, hk, d, bs, dtype):
     cq = _cu(lq, device)
     q = _rand(g, sum(lq), hq, d, dtype=dtype, device=device)
     out = ops.paged_prefill_attention(q, kc, vc, bt, cq, cl, max_seqlen_q=max(lq))
-    ref = paged_attention.paged_prefill_attention_ref(q.float(), kc.float(), vc.float(), bt, cq, cl)
+    ref = paged_attention.paged_prefill_attention_torch(q.float(), kc.float(), vc.float(), bt, cq, cl)
     torch.testing.assert_close(out.float(), ref, **_tol(dtype, device))
 
 
@@ -134,7 +134,7 @@ def test_store_kv_cache(device, dtype):
     v = _rand(g, 7, 3, 32, dtype=dtype, device=device)
     slots = torch.tensor([0, 3, 4, -1, 23, 9, -1], dtype=torch.int64, device=device)
     kr, vr = kc.clone(), vc.clone()
-    kv_cache.store_kv_cache_ref(k, v, kr, vr, slots)
+    kv_cache.store_kv_cache_torch(k, v, kr, vr, slots)
     ops.store_kv_cache(k, v, kc, vc, slots)
     assert torch.equal(kc, kr) and torch.equal(vc, vr)
 
@@ -147,10 +147,10 @@ def test_rms_norm(device, dtype, hidden):
     r = _rand(g, 5, hidden, dtype=dtype, device=device)
     w = _rand(g, hidden, dtype=dtype, device=device)
     torch.testing.assert_close(
-        ops.rms_norm(x, w, 1e-5), rmsnorm.rms_norm_ref(x, w, 1e-5), **_tol(dtype, device)
+        ops.rms_norm(x, w, 1e-5), rmsnorm.rms_norm_torch(x, w, 1e-5), **_tol(dtype, device)
     )
     out, res = ops.rms_norm(x, w, 1e-5, residual=r)
-    eout, eres = rmsnorm.rms_norm_ref(x, w, 1e-5, residual=r)
+    eout, eres = rmsnorm.rms_norm_torch(x, w, 1e-5, residual=r)
     if dtype == torch.bfloat16:  # the interpreter's fp32->bf16 cast may differ from torch's by one ulp
         torch.testing.assert_close(res, eres, atol=0, rtol=1e-2)
     else:
@@ -169,7 +169,7 @@ def test_apply_rotary(device, dtype, hq, hk, d, partial):
     k = _rand(g, 11, hk, d, dtype=dtype, device=device)
     pos = torch.randint(0, 128, (11,), generator=g).to(device)
     qo, ko = ops.apply_rotary(q, k, pos, cache)
-    eq, ek = rotary.apply_rotary_ref(q, k, pos, cache)
+    eq, ek = rotary.apply_rotary_torch(q, k, pos, cache)
     torch.testing.assert_close(qo, eq, **_tol(dtype, device))
     torch.testing.assert_close(ko, ek, **_tol(dtype, device))
     assert not torch.equal(qo, q)

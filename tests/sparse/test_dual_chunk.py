@@ -9,19 +9,19 @@ import json
 import pytest
 import torch
 
-from longlens.kernels.prefill_attention import prefill_attention_ref
-from longlens.kernels.rotary import apply_rotary_ref, build_cos_sin_cache, rope_inv_freq
-from longlens.models.llm import LLM, SamplingParams
-from longlens.models.llm import dual_chunk as dca
-from longlens.models.llm.config import ModelConfig
-from longlens.models.llm.dual_chunk import (
+from longlens.kernels import dual_chunk as dca
+from longlens.kernels.dual_chunk import (
     DualChunkConfig,
     DualChunkQueries,
-    dual_chunk_attention_ref,
     dual_chunk_attention_seq,
+    dual_chunk_attention_torch,
     dual_chunk_step,
     rotate_dual_chunk,
 )
+from longlens.kernels.prefill_attention import prefill_attention_torch
+from longlens.kernels.rotary import apply_rotary_torch, build_cos_sin_cache, rope_inv_freq
+from longlens.models.llm import LLM, SamplingParams
+from longlens.models.llm.config import ModelConfig
 
 transformers = pytest.importorskip("transformers")
 
@@ -51,9 +51,9 @@ def _engine_side(q, k, v, cfg, scale=None, last=None):  # noqa: ANN001, ANN202
 
 def _plain(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cfg: DualChunkConfig) -> torch.Tensor:
     n = q.shape[0]
-    qr, kr = apply_rotary_ref(q, k, torch.arange(n), _cache(cfg, rows=n))
+    qr, kr = apply_rotary_torch(q, k, torch.arange(n), _cache(cfg, rows=n))
     cu = torch.tensor([0, n], dtype=torch.int32)
-    return prefill_attention_ref(qr, kr, v, cu, cu, n, n)
+    return prefill_attention_torch(qr, kr, v, cu, cu, n, n)
 
 
 def test_it_is_plain_rope_attention_while_no_distance_passes_chunk_size():
@@ -63,7 +63,7 @@ def test_it_is_plain_rope_attention_while_no_distance_passes_chunk_size():
     n = cfg.chunk_size + 1
     q, k, v = _qkv(n + 1, 4, 2, seed=0)
     plain = _plain(q[:n], k[:n], v[:n], cfg)
-    assert torch.allclose(dual_chunk_attention_ref(q[:n], k[:n], v[:n], _cache(cfg), cfg), plain, atol=1e-5)
+    assert torch.allclose(dual_chunk_attention_torch(q[:n], k[:n], v[:n], _cache(cfg), cfg), plain, atol=1e-5)
     assert torch.allclose(_engine_side(q[:n], k[:n], v[:n], cfg), plain, atol=1e-5)
     ours, plain = _engine_side(q, k, v, cfg), _plain(q, k, v, cfg)
     assert torch.allclose(ours[:-1], plain[:-1], atol=1e-5)
@@ -77,7 +77,7 @@ def test_engine_attention_matches_the_definition(n, hq, hkv, last, scaled, monke
     cfg = DualChunkConfig(**DCA)
     q, k, v = _qkv(n, hq, hkv, seed=n + hq)
     scale = torch.linspace(1.0, 1.3, n) if scaled else None
-    ref = dual_chunk_attention_ref(q, k, v, _cache(cfg), cfg, scale=scale)
+    ref = dual_chunk_attention_torch(q, k, v, _cache(cfg), cfg, scale=scale)
     ours = _engine_side(q, k, v, cfg, scale, last)
     assert (ours - ref[n - (last or n):]).abs().max().item() < 1e-5
     monkeypatch.setattr(dca, "SCORE_BUDGET", 7 * hq * n)  # query blocks of 7 rows: same result
@@ -88,7 +88,7 @@ def test_bf16_stays_close_to_the_definition():
     """bf16 (the GPU dtype) takes the out-of-place softmax branch."""
     cfg = DualChunkConfig(**DCA)
     q, k, v = _qkv(120, 4, 2, seed=9)
-    ref = dual_chunk_attention_ref(q, k, v, _cache(cfg), cfg)
+    ref = dual_chunk_attention_torch(q, k, v, _cache(cfg), cfg)
     queries, k_rot = rotate_dual_chunk(q, k, dual_chunk_step(torch.arange(120), _cache(cfg), cfg), None)
     low = DualChunkQueries(*(x.bfloat16() for x in (queries.intra, queries.succ, queries.inter)))
     ours = dual_chunk_attention_seq(low, k_rot.bfloat16(), v.bfloat16(), cfg.chunk_len)
@@ -155,7 +155,7 @@ class DefinitionQwen2:
         self.token_scale: torch.Tensor | None = None
 
         def attention(module, query, key, value, attention_mask, scaling, **kwargs):  # noqa: ANN001, ANN202, ARG001
-            out = dual_chunk_attention_ref(query[0].transpose(0, 1), key[0].transpose(0, 1),
+            out = dual_chunk_attention_torch(query[0].transpose(0, 1), key[0].transpose(0, 1),
                                            value[0].transpose(0, 1), cache, self.cfg, scale=self.token_scale)
             return out[None], None
 

@@ -81,9 +81,9 @@ def test_dense_pattern_reference_is_dense_attention():
     g = torch.Generator().manual_seed(1)
     q = torch.randn(37, 6, 32, generator=g)
     k, v = torch.randn(50, 2, 32, generator=g), torch.randn(50, 2, 32, generator=g)
-    out = sparse_prefill.sparse_prefill_attention_ref(q, k, v, vs.dense_pattern(6, 50), block_m=16, rows_per_chunk=16)
+    out = sparse_prefill.sparse_prefill_attention_torch(q, k, v, vs.dense_pattern(6, 50), block_m=16, rows_per_chunk=16)
     cu_q, cu_k = torch.tensor([0, 37], dtype=torch.int32), torch.tensor([0, 50], dtype=torch.int32)
-    torch.testing.assert_close(out, prefill_attention.prefill_attention_ref(q, k, v, cu_q, cu_k, 37, 50))
+    torch.testing.assert_close(out, prefill_attention.prefill_attention_torch(q, k, v, cu_q, cu_k, 37, 50))
 
 
 def test_budgets_by_length_and_forced_sink_and_local():
@@ -111,13 +111,13 @@ def test_coverage_trims_concentrated_heads():
 
 def _structured(g: torch.Generator, n: int, hq: int, hk: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     """q/k whose attention has a sink, a strong local diagonal (RoPE of shared content) and a few hot keys."""
-    from longlens.kernels.rotary import apply_rotary_ref, build_cos_sin_cache, rope_inv_freq
+    from longlens.kernels.rotary import apply_rotary_torch, build_cos_sin_cache, rope_inv_freq
 
     content = torch.randn(hk, d, generator=g)
     k = content[None].expand(n, hk, d) * 1.2 + 0.3 * torch.randn(n, hk, d, generator=g)
     q = content.repeat_interleave(hq // hk, 0)[None].expand(n, hq, d) * 1.2 + 0.3 * torch.randn(n, hq, d, generator=g)
     inv, _ = rope_inv_freq(d, 1000.0, None, n)
-    q, k = apply_rotary_ref(q, k, torch.arange(n), build_cos_sin_cache(inv, n))
+    q, k = apply_rotary_torch(q, k, torch.arange(n), build_cos_sin_cache(inv, n))
     hot = torch.randperm(n - 1, generator=g)[:6] + 1
     u = torch.randn(d, generator=g)
     u /= u.norm()

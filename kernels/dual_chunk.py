@@ -13,7 +13,7 @@ Qwen2.5-1M; so does the length scaling: with `original_max_position_embeddings` 
 that has its queries, and the keys it writes, multiplied by 0.1 ln(length / original) + 1.
 
 The engine path here is PyTorch (any device): one sequence at a time, queries in blocks so that scores
-stay bounded. `dual_chunk_attention_ref` is the definition it is tested against, built from the
+stay bounded. `dual_chunk_attention_torch` is the definition it is tested against, built from the
 query-key distance matrix instead of the three rotations.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from longlens.kernels.rotary import apply_rotary_tables_ref, rotary_tables_ref
+from longlens.kernels.rotary import apply_rotary_tables_torch, rotary_tables_torch
 from longlens.kernels.softmax_scale import softmax_scale
 
 Tables = tuple[torch.Tensor, torch.Tensor]
@@ -89,9 +89,9 @@ def dual_chunk_step(positions: torch.Tensor, cos_sin_cache: torch.Tensor, cfg: D
     n, size = cfg.chunk_len, cfg.chunk_size
     in_chunk = positions % n
     inter = torch.full((1,), min(2 * n - 1, size), dtype=positions.dtype, device=positions.device)
-    return DualChunkStep(cfg, rotary_tables_ref(in_chunk, cos_sin_cache),
-                         rotary_tables_ref((in_chunk + n).clamp(max=size), cos_sin_cache),
-                         rotary_tables_ref(inter, cos_sin_cache))
+    return DualChunkStep(cfg, rotary_tables_torch(in_chunk, cos_sin_cache),
+                         rotary_tables_torch((in_chunk + n).clamp(max=size), cos_sin_cache),
+                         rotary_tables_torch(inter, cos_sin_cache))
 
 
 @dataclass
@@ -117,9 +117,9 @@ def rotate_dual_chunk(q: torch.Tensor, k: torch.Tensor, step: DualChunkStep, sca
     """Unrotated q [T, Hq, D] and k [T, Hkv, D] -> the three rotated query copies and the rotated key
     (all times the length factor when there is one)."""
     hq = q.shape[1]
-    qk = apply_rotary_tables_ref(torch.cat([q, k], dim=1), step.local)
+    qk = apply_rotary_tables_torch(torch.cat([q, k], dim=1), step.local)
     qi, kr = qk[:, :hq], qk[:, hq:]
-    qs, qn = apply_rotary_tables_ref(q, step.succ), apply_rotary_tables_ref(q, step.inter)
+    qs, qn = apply_rotary_tables_torch(q, step.succ), apply_rotary_tables_torch(q, step.inter)
     if scale is not None:
         f = scale[:, None, None].to(q.dtype)
         qi, qs, qn, kr = qi * f, qs * f, qn * f, kr * f
@@ -189,7 +189,7 @@ def dual_chunk_attention(q: DualChunkQueries, k: torch.Tensor, v: torch.Tensor, 
     return out
 
 
-def dual_chunk_attention_ref(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos_sin_cache: torch.Tensor,
+def dual_chunk_attention_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos_sin_cache: torch.Tensor,
                              cfg: DualChunkConfig, scale: torch.Tensor | None = None,
                              sm_scale: float | None = None) -> torch.Tensor:
     """Definition: one sequence at positions 0..n-1, q [n, Hq, D] and k, v [n, Hkv, D] *unrotated*, with
