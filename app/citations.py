@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 
-from longlens.schema import Citation, Hit
+from longlens.schema import Citation, Hit, location_of
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -54,11 +54,8 @@ def build_citations(answer: str, passages: Sequence[Hit]) -> list[Citation]:
                 document=hit.document,
                 chunk_id=hit.chunk_id,
                 quote=best_quote(hit.text, _claim_for(answer, n)),
-                page_start=hit.page_start,
-                page_end=hit.page_end,
-                t_start=hit.t_start,
-                t_end=hit.t_end,
                 title=hit.title,
+                **location_of(hit),
             )
         )
     return citations

@@ -31,12 +31,11 @@ from longlens.api import LongLens
 from longlens.locations import location
 from longlens.models.embedder import DEFAULT_EMBEDDER, Embedder
 from longlens.retriever import SearchMode
-from longlens.schema import Hit
+from longlens.schema import LOCATION_FIELDS, Hit, location_of
 
 __all__ = ["LongLensEmbeddings", "LongLensRetriever", "format_docs", "hit_to_document"]
 
 _FILTERS = ("collection", "document", "doc_type", "mode")
-_LOCATION_KEYS = ("page_start", "page_end", "t_start", "t_end", "heading_path")
 
 
 class LongLensEmbeddings(Embeddings):
@@ -70,11 +69,7 @@ def hit_to_document(hit: Hit) -> Document:
         "document_id": hit.document_id,
         "chunk_id": hit.chunk_id,
         "score": hit.score,
-        "page_start": hit.page_start,
-        "page_end": hit.page_end,
-        "t_start": hit.t_start,
-        "t_end": hit.t_end,
-        "heading_path": hit.heading_path,
+        **location_of(hit),
         "title": hit.title,
         "collection": hit.collection,
         "doc_type": hit.doc_type,
@@ -124,7 +119,7 @@ def format_docs(docs: Sequence[Document]) -> str:
     blocks = []
     for n, doc in enumerate(docs, 1):
         meta = doc.metadata
-        where = location(SimpleNamespace(**{key: meta.get(key) for key in _LOCATION_KEYS}))
+        where = location(SimpleNamespace(**{key: meta.get(key) for key in LOCATION_FIELDS}))
         head = ", ".join(part for part in (meta.get("title") or meta.get("source") or "", where) if part)
         blocks.append(f"[{n}] {head}\n{doc.page_content}".rstrip())
     return "\n\n".join(blocks)

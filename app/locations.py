@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from longlens.schema import Location
 
 
-class Located(Protocol):
-    page_start: int | None
-    page_end: int | None
-    t_start: float | None
-    t_end: float | None
-
-
-def location(item: Located) -> str:
+def location(item: Location) -> str:
     """The location of a Hit or Citation as a short human-readable string ("" when it has none)."""
     if item.t_start is not None:
         end = item.t_end if item.t_end is not None else item.t_start
@@ -21,7 +14,7 @@ def location(item: Located) -> str:
         if item.page_end and item.page_end != item.page_start:
             return f"pp. {item.page_start}–{item.page_end}"
         return f"p. {item.page_start}"
-    heading = getattr(item, "heading_path", "")
+    heading = item.heading_path
     return f"§ {heading}" if heading else ""
 
 

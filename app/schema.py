@@ -5,7 +5,7 @@ This module imports nothing from the rest of longlens so every stage can depend 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -51,8 +51,28 @@ class ParsedDocument:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(kw_only=True)
+class Location:
+    """Where a passage lives, the one definition every stage shares: pages (1-based), the section path
+    ("Intro > Scope"), seconds for media. Chunk, Hit and Citation are Locations; `location_of` copies one."""
+
+    page_start: int | None = None
+    page_end: int | None = None
+    t_start: float | None = None
+    t_end: float | None = None
+    heading_path: str = ""
+
+
+LOCATION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Location))
+
+
+def location_of(item: object) -> dict[str, Any]:
+    """The location fields of any object that has them (a Location, a database row), as keyword arguments."""
+    return {name: getattr(item, name) for name in LOCATION_FIELDS}
+
+
 @dataclass
-class Chunk:
+class Chunk(Location):
     """A retrieval unit: contiguous text that never spans two sections or two pages silently."""
 
     ordinal: int
@@ -60,16 +80,11 @@ class Chunk:
     token_count: int
     char_start: int
     char_end: int
-    page_start: int | None = None
-    page_end: int | None = None
-    heading_path: str = ""
-    t_start: float | None = None
-    t_end: float | None = None
     sources: str = ""
 
 
 @dataclass
-class Hit:
+class Hit(Location):
     """One retrieved chunk with where it lives and how well it scored."""
 
     chunk_id: int
@@ -80,11 +95,6 @@ class Hit:
     text: str
     score: float
     ordinal: int = 0
-    page_start: int | None = None
-    page_end: int | None = None
-    t_start: float | None = None
-    t_end: float | None = None
-    heading_path: str = ""
     doc_type: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,17 +102,13 @@ class Hit:
 
 
 @dataclass
-class Citation:
+class Citation(Location):
     """A source an answer cites: `n` is the marker number used in the answer text."""
 
     n: int
     document: str
     chunk_id: int
     quote: str
-    page_start: int | None = None
-    page_end: int | None = None
-    t_start: float | None = None
-    t_end: float | None = None
     title: str = ""
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from longlens import keyword_search
 from longlens.migrations import migrate
 from longlens.retrieval.terms import keyword_text
-from longlens.schema import Chunk, Hit, LongLensError
+from longlens.schema import Chunk, Hit, LongLensError, location_of
 from longlens.store_models import (
     ChunkRow,
     CollectionRow,
@@ -278,8 +278,7 @@ class Store:
             chunks = [
                 Chunk(
                     ordinal=r.ordinal, text=r.text, token_count=r.token_count, char_start=r.char_start,
-                    char_end=r.char_end, page_start=r.page_start, page_end=r.page_end,
-                    heading_path=r.heading_path, t_start=r.t_start, t_end=r.t_end, sources=r.sources,
+                    char_end=r.char_end, sources=r.sources, **location_of(r),
                 )
                 for r in rows
             ]
