@@ -24,6 +24,7 @@ import numpy as np
 
 from longlens.config import Settings
 from longlens.discovery import discover, sha256_file
+from longlens.embed_batches import length_batches
 from longlens.indexes import IndexSet
 from longlens.models.embedder import Embedder
 from longlens.orphans import die_with_parent
@@ -246,15 +247,14 @@ class Ingestor:
         self, prepared: Prepared, cid: int, sha: str, size: int, report: IngestReport, progress: IngestProgress
     ) -> None:
         chunks = prepared.chunks
-        batch = self.settings.embed_batch_size
         progress.file_started(prepared.path, len(chunks), prepared.page_count)
         t0 = time.perf_counter()
         # Longest first, in batches of similar length: padding is wasted work on a CPU. Each batch's texts are
         # made when it is embedded (a 50 MB document's would otherwise all be in memory at once).
-        order = sorted(range(len(chunks)), key=lambda i: -chunks[i].token_count)
+        s = self.settings
+        batches = length_batches([c.token_count for c in chunks], s.embed_batch_size, s.embed_batch_tokens)
         embeddings = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
-        for start in range(0, len(order), batch):
-            part = order[start : start + batch]
+        for part in batches:
             embeddings[part] = self.embedder.encode([embedding_text(chunks[i], prepared.title) for i in part])
             progress.file_advanced(prepared.path, len(part))
         t1 = time.perf_counter()

@@ -2,6 +2,7 @@
 
     python bench/huge_text.py                          # parse+chunk at 5 and 50 MB, full ingest at 1 MB
     python bench/huge_text.py --ingest-mb 5 50         # full ingests too (embedding: about a minute per MB on 2 cores)
+    python bench/huge_text.py --chunk-mb --ingest-mb 5 --shapes one-line   # one full ingest only
 
 Each measurement runs in a fresh process (peak resident memory is that process's `ru_maxrss`), side by side
 with what a user would run instead on the same text: LangChain's RecursiveCharacterTextSplitter(1000, 200).
@@ -27,6 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PYTHONSAFEPATH", "1")
 
+SHAPES = {"one-line": True, "no-spaces": False}  # name -> whether the text has spaces
 WORDS = "river marsh heron survey counted nesting pairs alder weir volunteers morning april ferry harbour".split()
 
 CHILD = r"""
@@ -88,6 +90,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--chunk-mb", type=float, nargs="*", default=[5, 50])
     ap.add_argument("--ingest-mb", type=float, nargs="*", default=[1])
+    ap.add_argument("--shapes", nargs="*", choices=list(SHAPES), default=list(SHAPES))
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per measurement")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "huge_text.json")
     args = ap.parse_args()
@@ -96,8 +99,9 @@ def main() -> None:
         tmp = Path(tmp)
         plan = [("chunk", mb) for mb in args.chunk_mb] + [("ingest", mb) for mb in args.ingest_mb]
         for kind, mb in plan:
-            for shape, spaces in (("one line", True), ("no spaces", False)):
-                path = make_text(tmp / f"{shape.replace(' ', '-')}-{mb}.txt", mb, spaces)
+            for shape in args.shapes:
+                spaces = SHAPES[shape]
+                path = make_text(tmp / f"{shape}-{mb}.txt", mb, spaces)
                 for who, how in (("longlens", kind), ("LangChain splitter", "recipe")):
                     if how == "recipe" and kind == "ingest":
                         continue

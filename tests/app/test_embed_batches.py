@@ -1,0 +1,37 @@
+"""Embedding batches: every chunk embedded once, similar lengths together, padded tokens capped."""
+
+import random
+
+import pytest
+
+from longlens.config import Settings
+from longlens.embed_batches import length_batches
+
+
+def test_batches_cover_every_text_once_longest_first_within_the_token_cap():
+    rng = random.Random(3)
+    lengths = [rng.randint(1, 256) for _ in range(500)]
+    batches = list(length_batches(lengths, max_items=32, max_tokens=2048))
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(500))
+    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
+    for b in batches:
+        assert len(b) <= 32
+        assert len(b) * max(lengths[i] for i in b) <= 2048
+
+
+def test_long_texts_go_in_small_batches_and_short_ones_by_count():
+    lengths = [256] * 20 + [10] * 100
+    sizes = [len(b) for b in length_batches(lengths, max_items=32, max_tokens=2048)]
+    assert sizes[:3] == [8, 8, 8]  # 256-token texts: 8 to a batch, the 4 left with short ones after them
+    assert max(sizes) == 32
+
+
+def test_a_text_longer_than_the_cap_is_a_batch_of_its_own():
+    assert list(length_batches([5000, 3000, 10], max_items=32, max_tokens=2048)) == [[0], [1], [2]]
+    assert list(length_batches([], max_items=32, max_tokens=2048)) == []
+
+
+def test_settings_refuse_an_empty_batch(tmp_path):
+    with pytest.raises(ValueError, match="embed_batch_tokens"):
+        Settings(data_dir=tmp_path, embed_batch_tokens=0)
