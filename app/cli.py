@@ -1,4 +1,5 @@
-"""The `longlens` command line: ingest, ls, rm, collections, doctor, search, ask."""
+"""The `longlens` command line: ingest, ls, rm, collections, doctor, search, ask (`serve`, the web app, is added
+by longlens.ui.serve, the console script's entry point, so that this layer never imports the UI)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ TypeOpt = Annotated[
 ]
 
 
-def _lens(data_dir: Path | None):  # noqa: ANN202 - LongLens, imported lazily to keep --help fast
+def lens_for(data_dir: Path | None):  # noqa: ANN202 - LongLens, imported lazily to keep --help fast
     from longlens.api import LongLens
 
     return LongLens(data_dir)
@@ -65,7 +66,7 @@ def ingest(
 ) -> None:
     """Ingest documents and videos. Exit status: 0 all ingested or skipped, 1 some failed, 2 usage error."""
     try:
-        with _lens(data_dir) as ll:
+        with lens_for(data_dir) as ll:
             with RichIngestProgress(err) as progress:
                 report = ll.ingest(
                     paths, collection=collection, recursive=recursive, workers=workers, progress=progress
@@ -98,7 +99,7 @@ def _print_ingest_summary(report) -> None:  # noqa: ANN001 - IngestReport
 @app.command("ls")
 def list_documents(collection: CollectionOpt = None, as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
     """List documents, with their status and size."""
-    with _lens(data_dir) as ll:
+    with lens_for(data_dir) as ll:
         docs = ll.documents(collection)
     if as_json:
         print(json.dumps([d.__dict__ for d in docs], indent=2))
@@ -121,7 +122,7 @@ def remove(
 ) -> None:
     """Remove documents and their vectors."""
     try:
-        with _lens(data_dir) as ll:
+        with lens_for(data_dir) as ll:
             removed = ll.remove(docs, collection)
     except LongLensError as exc:
         _fail(str(exc))
@@ -138,7 +139,7 @@ def collections(
 ) -> None:
     """List collections (or rename / delete one)."""
     try:
-        with _lens(data_dir) as ll:
+        with lens_for(data_dir) as ll:
             if rename:
                 ll.rename_collection(*rename)
             if delete:
@@ -167,7 +168,7 @@ def _owner_name(user: User | None) -> str | None:
 @app.command()
 def doctor(as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
     """Check that the database, the vector indexes and the keyword indexes agree; repair what can be repaired."""
-    with _lens(data_dir) as ll:
+    with lens_for(data_dir) as ll:
         result = ll.doctor()
     if as_json:
         print(json.dumps(result, indent=2))
@@ -199,7 +200,7 @@ def search(
 ) -> None:
     """Find the chunks closest to a query, with their document and page (or time range)."""
     try:
-        with _lens(data_dir) as ll:
+        with lens_for(data_dir) as ll:
             hits = ll.search(
                 query, k=k, collection=collection, document=document, doc_type=doc_type, mode=mode  # type: ignore[arg-type]
             )
@@ -256,7 +257,7 @@ def ask(
     citations: list[Citation] = []
     check = AnswerCheck()
     try:
-        with _lens(data_dir) as ll:
+        with lens_for(data_dir) as ll:
             events = ll.stream(question, collection=collection, document=document, doc_type=doc_type, options=opts)
             for event in events:
                 if isinstance(event, Citation):
@@ -285,21 +286,6 @@ def ask(
     for c in citations:
         out.print(f"[{c.n}] {Path(c.document).name} {location(c)}", markup=False, highlight=False)
         out.print(f"    “{c.quote}”", markup=False, highlight=False)
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port.")] = 7860,
-    share: Annotated[bool, typer.Option("--share/--no-share", help="Open a public Gradio share link.")] = False,
-    data_dir: DataDir = None,
-) -> None:
-    """Serve the web app (login is on when LONGLENS_USERS_FILE names a users file)."""
-    from longlens.ui.app import launch_app
-    from longlens.ui.auth import read_users_file
-
-    users, admins = read_users_file() or (None, None)
-    launch_app(_lens(data_dir), host=host, port=port, share=share, users=users, admins=admins)
 
 
 def main() -> None:
