@@ -8,18 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-from longlens.answer import AnswerPipeline, AskOptions
+from longlens.answer.generators import make_generator
+from longlens.answer.grounding import AnswerCheck
+from longlens.answer.pipeline import AnswerPipeline, AskOptions
+from longlens.answer.retriever import Filters, HybridRetriever, SearchMode
 from longlens.config import Settings
-from longlens.generators import make_generator
-from longlens.grounding import AnswerCheck
-from longlens.indexes import KEYWORD, IndexSet, ReconcileReport
-from longlens.ingest import Ingestor, IngestProgress, IngestReport
+from longlens.ingest.pipeline import Ingestor, IngestProgress, IngestReport
 from longlens.models.embedder import Embedder
 from longlens.models.generation import Generator
 from longlens.models.reranker import Reranker, make_reranker
-from longlens.retriever import Filters, HybridRetriever, SearchMode
 from longlens.schema import Answer, Citation, Hit, LongLensError
-from longlens.store import CollectionInfo, DocumentInfo, Store
+from longlens.store.indexes import KEYWORD, IndexSet, ReconcileReport
+from longlens.store.store import CollectionInfo, DocumentInfo, Store
 
 
 class LongLens:

@@ -27,10 +27,10 @@ try:
 except ImportError as exc:  # pragma: no cover - tested in a subprocess that hides langchain_core
     raise ImportError("longlens.langchain needs LangChain's core package: pip install langchain-core") from exc
 
+from longlens.answer.locations import location
+from longlens.answer.retriever import SearchMode
 from longlens.api import LongLens
-from longlens.locations import location
 from longlens.models.embedder import DEFAULT_EMBEDDER, Embedder
-from longlens.retriever import SearchMode
 from longlens.schema import LOCATION_FIELDS, Hit, location_of
 
 __all__ = ["LongLensEmbeddings", "LongLensRetriever", "format_docs", "hit_to_document"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from longlens.sharing import Shares
-from longlens.store import Store
-from longlens.users import User, Users, shown_name
+from longlens.store.sharing import Shares
+from longlens.store.store import Store
+from longlens.store.users import User, Users, shown_name
 
 
 @dataclass(frozen=True)

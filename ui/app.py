@@ -10,27 +10,27 @@ import gradio as gr
 from gradio import processing_utils
 from gradio import utils as gradio_utils
 
-from longlens.answer import AskOptions
+from longlens.answer.grounding import AnswerCheck, dropped_note
+from longlens.answer.locations import location
+from longlens.answer.pipeline import AskOptions
 from longlens.api import LongLens
-from longlens.conversations import Conversations
-from longlens.grounding import AnswerCheck, dropped_note
-from longlens.locations import location
 from longlens.models.generation import GenerationParams
-from longlens.names import BadName, clean_name
 from longlens.retrieval.parsers.detect import suffixes_of
 from longlens.retrieval.selection import SelectionConfig
 from longlens.schema import Citation, LongLensError
-from longlens.sharing import Shares
+from longlens.store.conversations import Conversations
+from longlens.store.names import BadName, clean_name
+from longlens.store.sharing import Shares
+from longlens.store.users import User, Users, owned_key
 from longlens.ui.access import Access, visible_collections
 from longlens.ui.progress import QueueProgress
 from longlens.ui.safety import MAX_UPLOAD_BYTES, UploadRejected, accept_upload, forget_upload
 from longlens.ui.viewer import passage_markdown, render_pdf_page
-from longlens.users import User, Users, owned_key
 
 VIDEO_SUFFIXES = suffixes_of("video")
 
 MAX_COLLECTION_CHARS = 150
-"""What a user may name a collection: the stored key adds the owner id in front (longlens.users.owned_key)."""
+"""What a user may name a collection: the stored key adds the owner id in front (longlens.store.users.owned_key)."""
 ANONYMOUS = "anonymous"
 """Who everybody is when login is off."""
 

@@ -1,6 +1,6 @@
 """`longlens serve`, and the console script's entry point: the CLI of app/ with the web app's command added.
 
-The command lives here, not in app/cli.py, so that imports keep pointing one way (ui -> app): the CLI never
+The command lives here, not in app/cli/, so that imports keep pointing one way (ui -> app): the CLI never
 imports the UI, and `longlens --help` stays fast because gradio loads only when `serve` runs.
 """
 
@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from longlens.cli import DataDir, app, lens_for
-from longlens.cli import main as cli_main
+from longlens.cli.commands import DataDir, app, lens_for
+from longlens.cli.commands import main as cli_main
 
 
 @app.command()

@@ -11,12 +11,12 @@ import re
 
 import pytest
 
-from longlens.answer import AskOptions
-from longlens.citations import filter_stream
-from longlens.grounding import AnswerCheck
-from longlens.prompting import ANSWER_CUE, NOT_FOUND
+from longlens.answer.citations import filter_stream
+from longlens.answer.grounding import AnswerCheck
+from longlens.answer.pipeline import AskOptions
+from longlens.answer.prompting import ANSWER_CUE, NOT_FOUND
+from longlens.answer.retriever import Filters
 from longlens.retrieval.selection import SelectionConfig
-from longlens.retriever import Filters
 from longlens.schema import Citation
 
 
@@ -126,7 +126,7 @@ def test_keyword_evidence_alone_keeps_a_fact_the_dense_side_misses(docs_lens):
 
 
 def test_keyword_coverage_weighs_rare_terms():
-    from longlens.relevance import keyword_coverage
+    from longlens.answer.relevance import keyword_coverage
 
     weights = {"tern": 5.0, "passeng": 1.0}
     assert keyword_coverage(weights, "The MV Tern carries 312 passengers.") == 1.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from longlens.citations import best_quote, build_citations, cited_numbers, clean_markers, filter_stream
+from longlens.answer.citations import best_quote, build_citations, cited_numbers, clean_markers, filter_stream
 from longlens.schema import Hit
 
 

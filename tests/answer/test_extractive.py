@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from longlens.extractive import (
+from longlens.answer.extractive import (
     Candidates,
     best_sentences,
     choose_quotes,
@@ -12,7 +12,7 @@ from longlens.extractive import (
     quotation,
     shared_run,
 )
-from longlens.relevance import keyword_coverage
+from longlens.answer.relevance import keyword_coverage
 from longlens.schema import Hit
 
 TRANSCRIPT = (  # an unpunctuated, lower-case lecture transcript, as L-Eval's TOEFL talks are written

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from longlens.grounding import AnswerCheck, SupportJudge, grounded_stream, split_sentences, unsupported_sentences
+from longlens.answer.grounding import AnswerCheck, SupportJudge, grounded_stream, split_sentences, unsupported_sentences
 from longlens.schema import Hit
 
 
@@ -59,7 +59,7 @@ def test_sentences_split_after_markers_and_glued_periods():
 
 
 def test_quotations_are_recognised_whole():
-    from longlens.extractive import Quote, quotation, without_quotations
+    from longlens.answer.extractive import Quote, quotation, without_quotations
 
     passages = [_hit(1, "The 2025 survey counted 214 nesting pairs of grey heron."), *PASSAGES]
     passages[0].page_start = passages[0].page_end = 4

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from longlens.cli import app
-from longlens.prompting import NOT_FOUND
+from longlens.answer.prompting import NOT_FOUND
+from longlens.cli.commands import app
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 pytestmark = pytest.mark.slow

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from longlens.answer import AskOptions
+from longlens.answer.pipeline import AskOptions
+from longlens.answer.retriever import Filters
 from longlens.models.embedder import resolve_embedder_path
 from longlens.models.reranker import CrossEncoderReranker, LLMYesNoReranker, make_reranker
-from longlens.retriever import Filters
 
 
 class WordCountingGenerator:

@@ -182,8 +182,8 @@ def test_timeout_is_clear(server):
 
 
 def test_protocol_token_estimate_and_factory(tmp_path):
+    from longlens.answer.generators import make_generator
     from longlens.config import Settings
-    from longlens.generators import make_generator
 
     gen = make_generator(Settings(tmp_path, generator="openai", llm="served", llm_base_url="http://10.0.0.5:8000/v1"))
     assert isinstance(gen, OpenAICompatibleGenerator) and isinstance(gen, Generator)

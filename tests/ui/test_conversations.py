@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from longlens.conversations import Conversations
+from longlens.store.conversations import Conversations
 from longlens.ui.app import WebApp
 
 

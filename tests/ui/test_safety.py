@@ -241,7 +241,7 @@ def test_same_file_name_never_overwrites(lens, tmp_path):
 
 
 def web_key(web: WebApp, user: str, name: str) -> str:
-    from longlens.users import owned_key
+    from longlens.store.users import owned_key
 
     return owned_key(web.user(user).id, name)
 

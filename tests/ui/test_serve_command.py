@@ -20,6 +20,6 @@ def test_the_console_script_has_serve_and_every_other_command():
 
 
 def test_the_cli_of_app_loads_no_ui_module():
-    code = "import sys, longlens.cli; print(sorted(m for m in sys.modules if m.startswith('longlens.ui')))"
+    code = "import sys, longlens.cli.commands; print(sorted(m for m in sys.modules if m.startswith('longlens.ui')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

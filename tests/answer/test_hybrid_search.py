@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from longlens.keyword_search import match_words
 from longlens.retrieval.fusion import reciprocal_rank_fusion, standardised_score_fusion
 from longlens.schema import LongLensError, NoMatchError
+from longlens.store.fulltext import match_words
 
 
 def test_rrf_rewards_agreement_and_is_deterministic():
@@ -115,11 +115,11 @@ def test_keyword_index_follows_replacement_and_removal(corpus_lens, tmp_path):
 
 def test_common_words_score_but_cannot_match_alone(db_lens, tmp_path, monkeypatch):
     """FTS5: in a big collection a word in every chunk still counts, but cannot bring a chunk in on its own."""
-    from longlens import keyword_search
-    from longlens.keyword_search import _sqlite_match
+    from longlens.store import fulltext
+    from longlens.store.fulltext import _sqlite_match
 
     lens = db_lens
-    monkeypatch.setattr(keyword_search, "PRUNE_FROM_CHUNKS", 10)  # 31 chunks stand in for a big collection
+    monkeypatch.setattr(fulltext, "PRUNE_FROM_CHUNKS", 10)  # 31 chunks stand in for a big collection
     for i in range(30):
         (tmp_path / f"log{i}.txt").write_text(f"Station report {i}: the station pump ran normally all week.")
     (tmp_path / "odd.txt").write_text("Station report: the gearbox of the station pump rattled twice.")
@@ -130,14 +130,14 @@ def test_common_words_score_but_cannot_match_alone(db_lens, tmp_path, monkeypatc
     hits = lens.search("station gearbox", k=5, mode="keyword")
     assert [h.document for h in hits] == [str(tmp_path / "odd.txt")]
     assert len(lens.search("station pump", k=5, mode="keyword")) == 5
-    monkeypatch.setattr(keyword_search, "PRUNE_FROM_CHUNKS", 5000)  # small collections: any word may match
+    monkeypatch.setattr(fulltext, "PRUNE_FROM_CHUNKS", 5000)  # small collections: any word may match
     assert len(lens.search("station gearbox", k=5, mode="keyword")) == 5
 
 
 def test_keyword_top_k_of_a_small_collection_beside_a_large_one(db_lens, tmp_path, monkeypatch):
     """FTS5: ranking runs across all collections first; a collection whose rows are not in that global top still
     gets its own best matches, in the same order as filtering every match would give."""
-    from longlens import keyword_search
+    from longlens.store import fulltext
 
     lens = db_lens
     big, small = tmp_path / "big", tmp_path / "small"
@@ -150,10 +150,10 @@ def test_keyword_top_k_of_a_small_collection_beside_a_large_one(db_lens, tmp_pat
         (small / f"s{i}.txt").write_text(note)
     assert len(lens.ingest(sorted(big.glob("*.txt")), collection="big").ok) == 40
     assert len(lens.ingest(sorted(small.glob("*.txt")), collection="small").ok) == 3
-    monkeypatch.setattr(keyword_search, "GLOBAL_FETCH", 1)  # global top 2 rows: all from "big"
+    monkeypatch.setattr(fulltext, "GLOBAL_FETCH", 1)  # global top 2 rows: all from "big"
     hits = lens.search("turbine", k=2, mode="keyword", collection="small")
     assert len(hits) == 2 and all(h.document.startswith(str(small)) for h in hits)
-    monkeypatch.setattr(keyword_search, "GLOBAL_FETCH", 100)
+    monkeypatch.setattr(fulltext, "GLOBAL_FETCH", 100)
     assert [h.chunk_id for h in lens.search("turbine", k=2, mode="keyword", collection="small")] == [
         h.chunk_id for h in hits
     ]

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from longlens.cli import app
+from longlens.cli.commands import app
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from longlens.cli_progress import RichIngestProgress
-from longlens.locations import location
+from longlens.answer.locations import location
+from longlens.cli.progress import RichIngestProgress
 from longlens.schema import LongLensError
-from longlens.users import User, Users
+from longlens.store.users import User, Users
 
 app = typer.Typer(
     help="Ask questions of long documents and videos; answers cite the page and the second.",
@@ -237,8 +237,8 @@ def ask(
     data_dir: DataDir = None,
 ) -> None:
     """Answer a question from your documents, streaming the answer, then its sources."""
-    from longlens.answer import ANSWER_MODES, AskOptions
-    from longlens.grounding import AnswerCheck, dropped_note
+    from longlens.answer.grounding import AnswerCheck, dropped_note
+    from longlens.answer.pipeline import ANSWER_MODES, AskOptions
     from longlens.models.generation import GenerationParams
     from longlens.retrieval.selection import SelectionConfig
     from longlens.schema import Citation
@@ -272,7 +272,7 @@ def ask(
     except LongLensError as exc:
         _fail(str(exc), 2)
     if as_json:
-        from longlens.citations import clean_markers
+        from longlens.answer.citations import clean_markers
         from longlens.schema import Answer
 
         answer = Answer(clean_markers("".join(pieces), 10**9), citations, len(check.dropped), check.quoted)

@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from longlens.citations import MARKER, cited_numbers
-from longlens.prompting import NOT_FOUND
+from longlens.answer.citations import MARKER, cited_numbers
+from longlens.answer.prompting import NOT_FOUND
 from longlens.retrieval.terms import term, words
 from longlens.schema import Hit
 
@@ -44,7 +44,7 @@ class AnswerCheck:
     kept: int = 0
     repointed: int = 0
     dropped: list[str] = field(default_factory=list)
-    quoted: bool = False  # the answer is a quotation of the passages (see `longlens.extractive`)
+    quoted: bool = False  # the answer is a quotation of the passages (see `longlens.answer.extractive`)
 
 
 def split_sentences(text: str) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from longlens.retrieval.parsers import parse
 
-SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "data" / "samples"
 
 # (file, fact, page or heading path holding it), as listed in QUESTIONS.md
 FACTS = [

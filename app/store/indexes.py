@@ -21,7 +21,7 @@ import numpy as np
 
 from longlens.retrieval.bm25 import BM25Index
 from longlens.retrieval.vector_index import FaissIndex
-from longlens.store import Store
+from longlens.store.store import Store
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ def test_unreadable_file_is_reported(tmp_path):
 
 def test_api_refuses_k_below_one_like_the_cli(lens):
     """`search` with k <= 0 returned [] silently in the API while the CLI refused it."""
-    from longlens.answer import AskOptions
+    from longlens.answer.pipeline import AskOptions
     from longlens.schema import LongLensError
 
     for k in (0, -3, 2.5, True):

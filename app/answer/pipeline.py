@@ -8,18 +8,18 @@ from typing import Literal
 
 import numpy as np
 
-from longlens.citations import build_citations, clean_markers, filter_stream
-from longlens.extractive import Quote, best_sentences, contradicts, on_topic, quotation
-from longlens.grounding import AnswerCheck, SupportJudge, grounded_stream, is_multiple_choice
+from longlens.answer.citations import build_citations, clean_markers, filter_stream
+from longlens.answer.extractive import Quote, best_sentences, contradicts, on_topic, quotation
+from longlens.answer.grounding import AnswerCheck, SupportJudge, grounded_stream, is_multiple_choice
+from longlens.answer.prompting import ANSWER_CUE, NOT_FOUND, build_messages
+from longlens.answer.relevance import DENSE_FLOOR, KEYWORD_FLOOR, Evidence, keyword_evidence
+from longlens.answer.retriever import Filters, HybridRetriever, SearchMode
 from longlens.models.generation import GenerationParams, Generator
 from longlens.models.reranker import Reranker
-from longlens.prompting import ANSWER_CUE, NOT_FOUND, build_messages
-from longlens.relevance import DENSE_FLOOR, KEYWORD_FLOOR, Evidence, keyword_evidence
 from longlens.retrieval.query import focus_query, in_context
 from longlens.retrieval.selection import SelectionConfig, reorder_for_long_context, select_passages
-from longlens.retriever import Filters, HybridRetriever, SearchMode
 from longlens.schema import Answer, Citation, Hit, LongLensError
-from longlens.store import Store
+from longlens.store.store import Store
 
 PROMPT_OVERHEAD_TOKENS = 400  # system rules, labels, question
 TRUSTED_PARAMETERS = 1_000_000_000

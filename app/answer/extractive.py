@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from longlens.grounding import content_terms, says_not_found, split_sentences
-from longlens.locations import location
-from longlens.relevance import keyword_coverage
+from longlens.answer.grounding import content_terms, says_not_found, split_sentences
+from longlens.answer.locations import location
+from longlens.answer.relevance import keyword_coverage
 from longlens.schema import Hit
 
 EmbedFn = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised vectors, one row each

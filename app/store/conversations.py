@@ -7,15 +7,15 @@ import json
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from longlens.store_models import ConversationRow, utcnow
-from longlens.users import User
+from longlens.store.tables import ConversationRow, utcnow
+from longlens.store.users import User
 
 
 class Conversations:
     """Save, list and load one owner's conversations; another owner's ids read as missing."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine  # the table is made and migrated with the store's (longlens.migrations)
+        self.engine = engine  # the table is made and migrated with the store's (longlens.store.migrations)
 
     def save(self, owner: User, conversation_id: int | None, messages: list[dict[str, str]]) -> int:
         with Session(self.engine, expire_on_commit=False) as s, s.begin():

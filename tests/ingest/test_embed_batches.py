@@ -5,7 +5,7 @@ import random
 import pytest
 
 from longlens.config import Settings
-from longlens.embed_batches import length_batches
+from longlens.ingest.embed_batches import length_batches
 
 
 def test_batches_cover_every_text_once_longest_first_within_the_token_cap():

@@ -29,8 +29,8 @@ def _corpus(folder, n=8, paragraphs=6):
 
 CRASH_AFTER_THREE_COMMITS = """
 import os, sys
-from longlens.cli import main
-from longlens.ingest import Ingestor
+from longlens.cli.commands import main
+from longlens.ingest.pipeline import Ingestor
 store, commits = Ingestor._store, []
 def store_then_die(self, *args, **kwargs):
     store(self, *args, **kwargs)
@@ -62,7 +62,7 @@ def _snapshot(data_dir):
         with ll.store.session() as s:
             from sqlalchemy import select
 
-            from longlens.store_models import ChunkRow, DocumentRow
+            from longlens.store.tables import ChunkRow, DocumentRow
 
             for path, sha, ordinal, text in s.execute(
                 select(DocumentRow.source_path, DocumentRow.sha256, ChunkRow.ordinal, ChunkRow.text).join(ChunkRow)

@@ -6,7 +6,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from longlens.store_models import CollectionShareRow
+from longlens.store.tables import CollectionShareRow
 
 
 class Shares:

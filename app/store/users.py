@@ -1,6 +1,6 @@
 """Users as rows with ids: what owns collections and conversations in the web app.
 
-A user is found by exact name (after NFC normalisation, see `longlens.names`), so two people can never share
+A user is found by exact name (after NFC normalisation, see `longlens.store.names`), so two people can never share
 an identity by having names that look alike to a file system.
 """
 
@@ -12,9 +12,9 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from longlens.names import clean_name
 from longlens.schema import LongLensError
-from longlens.store_models import UserRow
+from longlens.store.names import clean_name
+from longlens.store.tables import UserRow
 
 ROLES = ("user", "admin")
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from longlens.store_models import Base, CollectionShareRow, UserRow
+from longlens.store.tables import Base, CollectionShareRow, UserRow
 
 LEGACY_SEP = "::"
 """Before migration 002 the web app kept its users' collections as "<user>::<name>" with no owner."""
@@ -38,7 +38,7 @@ def _columns(conn: Connection, table: str) -> set[str]:
 
 def _collection_owners(conn: Connection) -> None:
     """collections.owner_id, filled from the old "<user>::<name>" prefixes (renamed to "<owner id>::<name>")."""
-    from longlens.users import owned_key
+    from longlens.store.users import owned_key
 
     if "owner_id" not in _columns(conn, "collections"):
         conn.execute(text("ALTER TABLE collections ADD COLUMN owner_id INTEGER "

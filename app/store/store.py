@@ -15,11 +15,11 @@ import numpy as np
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from longlens import keyword_search
-from longlens.migrations import migrate
 from longlens.retrieval.terms import keyword_text
 from longlens.schema import Chunk, Hit, LongLensError, location_of
-from longlens.store_models import (
+from longlens.store import fulltext
+from longlens.store.migrations import migrate
+from longlens.store.tables import (
     ChunkRow,
     CollectionRow,
     DocumentRow,
@@ -86,7 +86,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         migrate(self.engine)
-        keyword_search.install(self.engine)
+        fulltext.install(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -1,6 +1,6 @@
 """SQLAlchemy tables: users, collections, documents, chunks (with their vectors), ingestion runs, conversations.
 
-The tables' current shape; `longlens.migrations` moves an older database to it.
+The tables' current shape; `longlens.store.migrations` moves an older database to it.
 
 Chunks keep their embedding next to their text: the FAISS files are a derived cache that `doctor` can
 always rebuild from the database without re-embedding, which is what makes a crash harmless.
@@ -48,7 +48,7 @@ class CollectionRow(Base):
     __tablename__ = "collections"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # unique across owners: an owned collection is keyed "<owner id>::<name>" (`longlens.users.owned_key`)
+    # unique across owners: an owned collection is keyed "<owner id>::<name>" (`longlens.store.users.owned_key`)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     owner: Mapped[str | None] = mapped_column(String(200), nullable=True)  # unused since migration 002
     # who may see it in the web app; None: made by the CLI or the API, seen only there and by admins

@@ -177,7 +177,7 @@ def test_parsing_runs_at_most_a_bounded_window_ahead_of_the_embedder():
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from longlens.ingest import bounded_map
+    from longlens.ingest.pipeline import bounded_map
 
     lock = threading.Lock()
     started: list[str] = []

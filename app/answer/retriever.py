@@ -10,14 +10,14 @@ from typing import Literal
 
 import numpy as np
 
-from longlens import keyword_search
-from longlens.indexes import IndexSet
 from longlens.models.embedder import Embedder
 from longlens.retrieval.fusion import standardised_score_fusion
 from longlens.retrieval.query import focus_query
 from longlens.retrieval.terms import query_terms
 from longlens.schema import Hit, LongLensError, NoMatchError
-from longlens.store import CollectionInfo, Store
+from longlens.store import fulltext
+from longlens.store.indexes import IndexSet
+from longlens.store.store import CollectionInfo, Store
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
 
@@ -151,7 +151,7 @@ class HybridRetriever:
         allowed: np.ndarray | None,
     ) -> list[tuple[int, float]]:
         if self.keyword_indexes is None:
-            return keyword_search.search(
+            return fulltext.search(
                 self.store.engine, query, [c.id for c in collections], k, document_ids=doc_ids
             )
         scored: list[tuple[int, float]] = []

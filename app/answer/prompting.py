@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from longlens.locations import location
+from longlens.answer.locations import location
 from longlens.schema import Hit
 
 SYSTEM_PROMPT = (

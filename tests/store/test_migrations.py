@@ -12,10 +12,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from longlens.answer import AskOptions
-from longlens.migrations import MIGRATIONS, applied, migrate
-from longlens.store import make_engine
-from longlens.users import Users, owned_key
+from longlens.answer.pipeline import AskOptions
+from longlens.store.migrations import MIGRATIONS, applied, migrate
+from longlens.store.store import make_engine
+from longlens.store.users import Users, owned_key
 
 LEGACY = Path(__file__).parent / "data" / "legacy-6bcc468.db"
 
@@ -49,7 +49,7 @@ def test_legacy_database_upgrades_and_answers(tmp_path, embedder):
         answer = ll.ask("How many grey heron nesting pairs did the 2025 survey count?",
                         collection=owned_key(alice.id, "birds"), options=AskOptions(answer_mode="extract"))
         assert "412" in answer.text and answer.citations
-        from longlens.conversations import Conversations
+        from longlens.store.conversations import Conversations
 
         assert [title for _id, title in Conversations(ll.store.engine).list(alice)] == ["How many heron pairs?"]
     finally:
@@ -78,7 +78,7 @@ def test_cli_lists_each_collections_owner(tmp_path, embedder):
 
     from typer.testing import CliRunner
 
-    from longlens.cli import app
+    from longlens.cli.commands import app
 
     _legacy_lens(tmp_path, embedder).close()
     res = CliRunner().invoke(app, ["collections", "--json", "--data-dir", str(tmp_path / "data")],
@@ -92,7 +92,7 @@ def test_concurrent_first_starts_on_a_new_directory(tmp_path):
     import subprocess
     import sys
 
-    code = "import sys; from longlens.store import Store; Store(f'sqlite:///{sys.argv[1]}/longlens.db').close()"
+    code = "import sys; from longlens.store.store import Store; Store(f'sqlite:///{sys.argv[1]}/longlens.db').close()"
     failures: list[str] = []
     for i in range(10):
         data = tmp_path / f"d{i}"

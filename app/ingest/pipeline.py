@@ -23,15 +23,15 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from longlens.config import Settings
-from longlens.discovery import discover, sha256_file
-from longlens.embed_batches import length_batches
-from longlens.indexes import IndexSet
+from longlens.ingest.discovery import discover, sha256_file
+from longlens.ingest.embed_batches import length_batches
+from longlens.ingest.orphans import die_with_parent
+from longlens.ingest.prepare import Prepared, PrepareOptions, prepare_file
 from longlens.models.embedder import Embedder
-from longlens.orphans import die_with_parent
-from longlens.prepare import Prepared, PrepareOptions, prepare_file
 from longlens.retrieval.terms import keyword_text
 from longlens.schema import Chunk
-from longlens.store import Store
+from longlens.store.indexes import IndexSet
+from longlens.store.store import Store
 
 T = TypeVar("T")
 R = TypeVar("R")
