@@ -201,9 +201,9 @@ class LongLensSystem:
     def ask_context(self, collection: str) -> Searcher:
         """The passages `ask` would hand the model with its default options (best first, not reordered):
         after the relevance floor, reranking and selection; empty when `ask` says it could not find it."""
-        from longlens.answer import AskOptions
+        from longlens.answer.pipeline import AskOptions
+        from longlens.answer.retriever import Filters
         from longlens.retrieval.selection import SelectionConfig
-        from longlens.retriever import Filters
 
         opts = AskOptions(selection=SelectionConfig(reorder=False))
 

@@ -44,8 +44,8 @@ def ndcg_at(ranks: list[int | None], k: int = 10) -> float:
 
 
 def eval_retrieval(ll, evalset, reranker_spec: str | None) -> list[dict]:
+    from longlens.answer.retriever import Filters
     from longlens.models.reranker import make_reranker
-    from longlens.retriever import Filters
 
     rows = []
     filters = Filters(ll.collections())
@@ -83,7 +83,7 @@ def eval_retrieval(ll, evalset, reranker_spec: str | None) -> list[dict]:
 
 
 def eval_answers(ll, evalset, passage_counts: list[int], n_questions: int, cue: str | None = None) -> list[dict]:
-    from longlens.answer import AskOptions
+    from longlens.answer.pipeline import AskOptions
     from longlens.models.generation import GenerationParams
     from longlens.retrieval.selection import SelectionConfig
 
@@ -122,7 +122,7 @@ def eval_answers(ll, evalset, passage_counts: list[int], n_questions: int, cue: 
 def eval_ask_defaults(ll, evalset, n_questions: int) -> dict:
     """`ask` as a user calls it (every default: relevance decision, support check, answer mode), on the
     single-hop questions whose planted fact `search` has in its top 3: answered, and cited to the right file."""
-    from longlens.answer import AskOptions
+    from longlens.answer.pipeline import AskOptions
     from longlens.models.generation import GenerationParams
 
     qs = [q for q in evalset.questions if q.hops == 1][:n_questions]

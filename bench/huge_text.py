@@ -38,7 +38,7 @@ t = time.perf_counter()
 if kind == "chunk":
     from longlens.config import Settings
     from longlens.models.embedder import resolve_embedder_path
-    from longlens.prepare import PrepareOptions, prepare_file
+    from longlens.ingest.prepare import PrepareOptions, prepare_file
     s = Settings.load(data)
     p = prepare_file(path, PrepareOptions(resolve_embedder_path(s.embedder), s.chunk_tokens, s.chunk_overlap,
                                           s.parse_options()))

@@ -93,8 +93,8 @@ def make_corpus(folder: Path, pages: int, seed: int = 0) -> dict:
 
 def bench_longlens(corpus: Path, pages: float, pdf_pages: int, workers: int) -> dict:
     from longlens import LongLens
+    from longlens.ingest.prepare import PrepareOptions, prepare_file
     from longlens.models.embedder import Embedder
-    from longlens.prepare import PrepareOptions, prepare_file
 
     embedder = Embedder()
     embedder.encode(["warm-up"])

@@ -8,7 +8,7 @@ SmolLM2's prefill); the recipe system gives the same generator, with longlens's 
 prompt, the LangChain recipe's top chunks cut at the same number of words as the passages longlens chose.
 Free-text sets: token F1 and ROUGE-L against the reference; multiple-choice sets: whether the letters named
 in the answer's first line equal the reference's. `unsupported`: answer sentences that no passage the model
-was given supports, by the check `ask` applies before showing a sentence (`longlens.grounding`);
+was given supports, by the check `ask` applies before showing a sentence (`longlens.answer.grounding`);
 quotations are verbatim passage text and not counted.
 `not_found`: answers that say the documents do not hold the answer, although every question here is
 answerable from its document.
@@ -20,10 +20,10 @@ import statistics
 import sys
 import time
 
-from longlens.citations import clean_markers
+from longlens.answer.citations import clean_markers
+from longlens.answer.extractive import without_quotations
+from longlens.answer.grounding import unsupported_sentences
 from longlens.evalmetrics import letters, rouge_l, token_f1
-from longlens.extractive import without_quotations
-from longlens.grounding import unsupported_sentences
 from longlens.schema import Hit
 
 MULTIPLE_CHOICE = {"coursera", "tpo"}
@@ -64,10 +64,10 @@ def run_answers(
     sets: dict, lens, recipe, per_set: int, max_tokens: int, passages: int = 4, group: str = "odd"
 ) -> tuple[list[dict], list[dict]]:
     """Answer `per_set` questions of each set with both systems; returns (table rows, per-question rows)."""
-    from longlens.answer import AskOptions
+    from longlens.answer.pipeline import AskOptions
+    from longlens.answer.prompting import NOT_FOUND, build_messages
+    from longlens.answer.retriever import Filters
     from longlens.models.generation import GenerationParams
-    from longlens.prompting import NOT_FOUND, build_messages
-    from longlens.retriever import Filters
 
     ll = lens.ll
     params = GenerationParams(max_tokens=max_tokens)

@@ -144,7 +144,7 @@ def write_pdf(path: Path, text: str) -> None:
 
 def run_needles(data: Path, work: Path, lens, seed: int = 0, max_tokens: int = 32) -> tuple[list[dict], list[dict]]:
     """Plant, ingest, search and ask; returns (per-needle rows, a summary row per variant and format)."""
-    from longlens.answer import AskOptions
+    from longlens.answer.pipeline import AskOptions
     from longlens.models.generation import GenerationParams
 
     rng = random.Random(seed)

@@ -23,8 +23,8 @@ KEYWORD_GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 1.01)  # 1.01: the keyword side never d
 
 def gather(sets: dict, lens) -> list[dict]:
     """Per (document, question): the evidence `ask` decides on, for its own and for the other sets' questions."""
-    from longlens.answer import AskOptions
-    from longlens.retriever import Filters
+    from longlens.answer.pipeline import AskOptions
+    from longlens.answer.retriever import Filters
 
     ll = lens.ll
     pipeline = ll.answer_pipeline()

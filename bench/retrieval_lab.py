@@ -18,9 +18,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_real import BUDGETS, DEFAULT_DATA, LongLensSystem, load_set  # noqa: E402
 
+from longlens.answer.retriever import Filters  # noqa: E402
 from longlens.evalmetrics import evidence_recall, take_words  # noqa: E402
 from longlens.retrieval.query import focus_query  # noqa: E402
-from longlens.retriever import Filters  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 CACHE = OUT / "retrieval_lab.pkl"
@@ -32,7 +32,7 @@ def collect() -> list[dict]:
         return pickle.loads(CACHE.read_bytes())
     from sqlalchemy import select
 
-    from longlens.store_models import ChunkRow
+    from longlens.store.tables import ChunkRow
 
     lens = LongLensSystem(OUT / "retrieval_lab_data")
     out = []

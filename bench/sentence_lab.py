@@ -1,7 +1,7 @@
 """Sentence lab (issue 28): which sentence of `ask`'s passages does a quotation answer with?
 
 The packaged 135M model rarely states a fact right, so `ask` quotes the passage sentence that best answers
-the question (`longlens.extractive`). This lab fetches, once, the passages `ask` hands the model for every
+the question (`longlens.answer.extractive`). This lab fetches, once, the passages `ask` hands the model for every
 question of the real sets (4 passages, as `eval_real.py --answers` gives it) and scores ways of choosing
 the sentence offline, in seconds:
 
@@ -34,8 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table  # noqa: E402
 from eval_real import DEFAULT_DATA, MULTIPLE_CHOICE, LongLensSystem, load_set  # noqa: E402
 
-from longlens.evalmetrics import content_words, option_text, token_f1  # noqa: E402
-from longlens.extractive import (  # noqa: E402
+from longlens.answer.extractive import (  # noqa: E402
     FEATURE_WEIGHTS,
     SECOND_QUOTE_RATIO,
     Candidates,
@@ -43,6 +42,7 @@ from longlens.extractive import (  # noqa: E402
     choose_quotes,
     weighted_score,
 )
+from longlens.evalmetrics import content_words, option_text, token_f1  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 CACHE = OUT / "sentence_lab.pkl"
@@ -61,8 +61,8 @@ def collect(fresh: bool = False) -> list[dict]:
     """Per question: the passages `ask` gives the model, the question's term weights, and what is scored."""
     if CACHE.exists() and not fresh:
         return pickle.loads(CACHE.read_bytes())
-    from longlens.answer import AskOptions
-    from longlens.retriever import Filters
+    from longlens.answer.pipeline import AskOptions
+    from longlens.answer.retriever import Filters
 
     lens = LongLensSystem(OUT / "sentence_lab_data")
     opts = AskOptions(max_passages=PASSAGES)
