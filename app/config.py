@@ -34,7 +34,7 @@ class Settings:
     detector: str = "haar"  # objects on video frames: haar | none | owlv2[:hf-name] | grounding-dino[:hf-name]
     workers: int = 0
     embed_batch_size: int = 32
-    embed_batch_tokens: int = 2048  # padded tokens per forward pass while ingesting: bounds the attention's memory
+    embed_batch_tokens: int = 0  # padded tokens per ingest forward pass (bounds memory); 0: 512 on CPU, more on GPU
     default_collection: str = "default"
     generator: str = "transformers"  # transformers | native | openai
     llm: str = PACKAGED_LLM  # model name or path (or the served model's name for "openai")
@@ -57,8 +57,10 @@ class Settings:
             raise ValueError(
                 f"chunk_tokens {self.chunk_tokens} is longer than embedder_max_tokens {self.embedder_max_tokens}"
             )
-        if self.embed_batch_size < 1 or self.embed_batch_tokens < 1:
-            raise ValueError("embed_batch_size and embed_batch_tokens must be at least 1")
+        if self.embed_batch_size < 1:
+            raise ValueError("embed_batch_size must be at least 1")
+        if self.embed_batch_tokens < 0:
+            raise ValueError("embed_batch_tokens must be 0 (chosen by device) or a number of tokens")
         if self.keyword_index not in ("memory", "database"):
             raise ValueError(f"keyword_index must be 'memory' or 'database', not '{self.keyword_index}'")
         if self.answer_mode not in ("auto", "generate", "extract"):

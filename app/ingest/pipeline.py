@@ -24,7 +24,7 @@ import numpy as np
 
 from longlens.config import Settings
 from longlens.ingest.discovery import discover, sha256_file
-from longlens.ingest.embed_batches import length_batches
+from longlens.ingest.embed_batches import length_batches, token_cap
 from longlens.ingest.orphans import die_with_parent
 from longlens.ingest.prepare import Prepared, PrepareOptions, prepare_file
 from longlens.models.embedder import Embedder
@@ -252,7 +252,8 @@ class Ingestor:
         # Longest first, in batches of similar length: padding is wasted work on a CPU. Each batch's texts are
         # made when it is embedded (a 50 MB document's would otherwise all be in memory at once).
         s = self.settings
-        batches = length_batches([c.token_count for c in chunks], s.embed_batch_size, s.embed_batch_tokens)
+        cap = token_cap(s.embed_batch_tokens, self.embedder.device)
+        batches = length_batches([c.token_count for c in chunks], s.embed_batch_size, cap)
         embeddings = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
         for part in batches:
             embeddings[part] = self.embedder.encode([embedding_text(chunks[i], prepared.title) for i in part])

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from longlens.config import Settings
-from longlens.ingest.embed_batches import length_batches
+from longlens.ingest.embed_batches import CPU_BATCH_TOKENS, length_batches, token_cap
 
 
 def test_batches_cover_every_text_once_longest_first_within_the_token_cap():
@@ -32,6 +32,15 @@ def test_a_text_longer_than_the_cap_is_a_batch_of_its_own():
     assert list(length_batches([], max_items=32, max_tokens=2048)) == []
 
 
-def test_settings_refuse_an_empty_batch(tmp_path):
+def test_settings_refuse_a_negative_cap_and_zero_means_chosen_by_device(tmp_path):
     with pytest.raises(ValueError, match="embed_batch_tokens"):
-        Settings(data_dir=tmp_path, embed_batch_tokens=0)
+        Settings(data_dir=tmp_path, embed_batch_tokens=-1)
+    assert Settings(data_dir=tmp_path).embed_batch_tokens == 0
+    assert token_cap(0, "cpu") == CPU_BATCH_TOKENS
+    assert token_cap(0, "cuda") > 16 * CPU_BATCH_TOKENS  # a GPU is fed large passes
+    assert token_cap(1024, "cuda") == 1024  # a setting wins on any device
+
+
+def test_chunks_of_the_default_size_go_two_to_a_pass_on_a_cpu():
+    lengths = [Settings.chunk_tokens + 20] * 6  # a default chunk with its title line
+    assert [len(b) for b in length_batches(lengths, 32, CPU_BATCH_TOKENS)] == [2, 2, 2]
