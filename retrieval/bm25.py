@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from longlens.retrieval.terms import WORD, fold, query_terms, term
+from longlens.retrieval.terms import WORD, clipped, fold, query_terms, term
 
 K1 = 1.2
 B = 0.75
@@ -240,7 +240,7 @@ class BM25Index:
 
     def _term_ids(self, text: str) -> list[int]:
         """The term ids of `text`'s words, stopwords left out (caller holds the lock)."""
-        found = WORD.findall(text.lower())
+        found = clipped(WORD.findall(text.lower()))
         tids = list(map(self._word_ids.get, found))
         if None in tids:  # words seen for the first time
             tids = [self._term_id(w) if t is None else t for w, t in zip(found, tids, strict=True)]

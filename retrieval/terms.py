@@ -18,6 +18,11 @@ STOPWORDS = frozenset(
     "were what when where which who whom why will with you your".split()
 )
 
+MAX_WORD_CHARS = 64
+"""Longer words are cut to this many characters: a text without spaces is one "word" per chunk, and keeping
+each whole in the vocabulary held 100 MB for a 50 MB file; the cut is the same for questions, so a long token
+(a hash, a URL) is still found by its first 64 characters."""
+
 _local = threading.local()  # PyStemmer objects are not thread-safe: one per thread
 
 
@@ -38,7 +43,14 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """The lower-cased, accent-folded words of `text`, stopwords included, in order."""
-    return [fold(w) for w in WORD.findall(text.lower())]
+    return [fold(w) for w in clipped(WORD.findall(text.lower()))]
+
+
+def clipped(found: list[str]) -> list[str]:
+    """`found` with every word cut to `MAX_WORD_CHARS` (the same list when none is longer)."""
+    if max(map(len, found), default=0) <= MAX_WORD_CHARS:
+        return found
+    return [w[:MAX_WORD_CHARS] for w in found]
 
 
 def term(word: str) -> str | None:

@@ -72,6 +72,17 @@ def test_stems_accents_and_stopwords():
     assert index.search("submarine", 5) == []
 
 
+def test_a_word_of_thousands_of_letters_is_kept_by_its_first_64_and_still_found():
+    from longlens.retrieval.terms import MAX_WORD_CHARS
+
+    giant = "heronmarshweir" * 400  # text without spaces is one word per chunk
+    index = BM25Index()
+    index.add(np.array([1, 2]), [giant + " survey", "a plain survey of the marsh"])
+    assert max(map(len, index._vocab)) <= MAX_WORD_CHARS  # the vocabulary holds no 5,600-letter term
+    assert [i for i, _ in index.search(giant, 5)] == [1]
+    assert [i for i, _ in index.search(giant[:MAX_WORD_CHARS] + "different tail", 5)] == [1]  # cut the same way
+
+
 def test_allowed_ids_filter_and_k():
     index = BM25Index()
     index.add(np.arange(10, 20), [f"pump number {i} " + "pump " * (i - 10) for i in range(10, 20)])
