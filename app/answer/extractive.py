@@ -242,7 +242,18 @@ def on_topic(sentence: str, weights: Mapping[str, float]) -> bool:
     return keyword_coverage(weights, sentence) >= ON_TOPIC
 
 
+WRAPPED_LINE_CHARS = 50
+"""A line at least this long that ends without punctuation was wrapped at the page's width: the capitalised
+word after it ("The lighthouse keeper is / Marguerite Vasquez.") continues its sentence. A shorter one is more
+likely a heading ("Harbour rules")."""
+
+
+_WRAPPED = re.compile(rf"(?m)^([^\n]{{{WRAPPED_LINE_CHARS - 1},}}[^.!?:;\n\s])\n(?=\S)")
+
+
 def _join_wrapped(text: str) -> str:
-    """`text` with lines that a PDF or a transcript wrapped mid-sentence joined again (a line break before
-    a lower-case word is not a sentence end), so a quote is never cut at a line end."""
-    return re.sub(r"(?<=[^.!?:\n])\n(?=[a-z(])", " ", text)
+    """`text` with lines that a PDF or a transcript wrapped mid-sentence joined again, so a quote is never cut
+    at a line end: a line break before a lower-case word is not a sentence end, nor one after a long line
+    that ends without punctuation."""
+    text = re.sub(r"(?<=[^.!?:\n])\n(?=[a-z(])", " ", text)
+    return _WRAPPED.sub(r"\1 ", text)

@@ -50,6 +50,17 @@ def test_a_chunk_that_starts_mid_sentence_is_not_quoted_from_its_cut_tail():
     assert quotable_pieces(text) == ["The museum reopened in 1987 after a fire destroyed the east wing."]
 
 
+def test_a_pdf_line_wrapped_before_a_name_is_quoted_whole_and_a_heading_stays_apart():
+    page = ("Harbour rules\nVisitors must register at the blue kiosk. The lighthouse keeper is\n"
+            "Marguerite Vasquez. She has kept the light since 1998.")
+    assert quotable_pieces(page) == ["Harbour rules", "Visitors must register at the blue kiosk.",
+                                     "The lighthouse keeper is Marguerite Vasquez.",
+                                     "She has kept the light since 1998."]
+    question = "Who is the lighthouse keeper?"
+    quotes = best_sentences(question, [_hit(1, page, page=2)], {"lighthous": 2.0, "keeper": 2.0}, embed=None, limit=1)
+    assert quotes[0].sentence == "The lighthouse keeper is Marguerite Vasquez."
+
+
 def test_a_question_asking_when_prefers_the_sentence_with_a_date():
     passages = [_hit(1, "The bridge over the bay was planned by the city engineers for many years. "
                         "The bridge over the bay opened to traffic in 1932 after six years of work.", page=4)]
