@@ -69,12 +69,15 @@ class LongLens:
         recursive: bool = False,
         workers: int | None = None,
         progress: IngestProgress | None = None,
+        ray: str | None = None,
     ) -> IngestReport:
-        """Ingest files and folders; bad files are reported in the result, never raised."""
+        """Ingest files and folders; bad files are reported in the result, never raised. `ray`: parse and
+        embed on a Ray cluster: "local" starts one here, "auto" or "ray://head:10001" joins one."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
         ingestor = Ingestor(self.settings, self.store, self.indexes, self.embedder, self._keyword_indexes_used())
-        return ingestor.run(list(paths), collection=collection, recursive=recursive, workers=workers, progress=progress)
+        return ingestor.run(list(paths), collection=collection, recursive=recursive, workers=workers,
+                            progress=progress, ray=ray)
 
     def create_collection(self, name: str, owner_id: int | None = None) -> int:
         """An empty collection for the embedder in use, owned by web user `owner_id` (None: CLI/API); its id."""

@@ -35,6 +35,7 @@ class Settings:
     workers: int = 0
     embed_batch_size: int = 32
     embed_batch_tokens: int = 0  # padded tokens per ingest forward pass (bounds memory); 0: 512 on CPU, more on GPU
+    ray_embed_actors: int = 0  # with `ingest --ray`: embedding actors (0: one per GPU of the cluster, else 1)
     default_collection: str = "default"
     generator: str = "transformers"  # transformers | native | openai
     llm: str = PACKAGED_LLM  # model name or path (or the served model's name for "openai")

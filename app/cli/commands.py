@@ -61,6 +61,9 @@ def ingest(
     collection: CollectionOpt = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Walk sub-folders too.")] = False,
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Parser processes.")] = None,  # noqa: UP045
+    ray: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--ray", metavar="ADDRESS",
+        help="Parse and embed on Ray: 'local' starts a cluster here, 'auto' or ray://HOST:10001 joins one.")] = None,
     as_json: JsonFlag = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -69,7 +72,7 @@ def ingest(
         with lens_for(data_dir) as ll:
             with RichIngestProgress(err) as progress:
                 report = ll.ingest(
-                    paths, collection=collection, recursive=recursive, workers=workers, progress=progress
+                    paths, collection=collection, recursive=recursive, workers=workers, progress=progress, ray=ray
                 )
     except LongLensError as exc:
         _fail(str(exc), 2)

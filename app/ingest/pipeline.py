@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from longlens.config import Settings
 from longlens.ingest.discovery import discover, sha256_file
 from longlens.ingest.embed_batches import length_batches, token_cap
+from longlens.ingest.on_ray import RayEmbedder, connect, prepared_on_ray
 from longlens.ingest.orphans import die_with_parent
 from longlens.ingest.prepare import Prepared, PrepareOptions, prepare_file
 from longlens.models.embedder import Embedder
@@ -100,6 +101,8 @@ class Ingestor:
         self.indexes = indexes
         self.keyword_indexes = keyword_indexes
         self.embedder = embedder
+        self._ray: Any = None  # the connected `ray` module while a run uses a Ray cluster
+        self._ray_embedder: RayEmbedder | None = None
         self._all_indexes = [i for i in (indexes, keyword_indexes) if i is not None]
 
     def run(
@@ -110,6 +113,22 @@ class Ingestor:
         recursive: bool = False,
         workers: int | None = None,
         progress: IngestProgress | None = None,
+        ray: str | None = None,
+    ) -> IngestReport:
+        """`ray`: parse and embed on a Ray cluster ("local", "auto" or an address; see `ingest/on_ray.py`)."""
+        if ray:
+            self._ray = connect(ray, num_cpus=workers)
+            self._ray_embedder = RayEmbedder(self._ray, self.embedder, self.settings.ray_embed_actors)
+            try:
+                return self._run(paths, collection, recursive, workers, progress)
+            finally:
+                self._ray_embedder.close()
+                self._ray, self._ray_embedder = None, None
+        return self._run(paths, collection, recursive, workers, progress)
+
+    def _run(
+        self, paths: list[str | Path], collection: str | None, recursive: bool, workers: int | None,
+        progress: IngestProgress | None,
     ) -> IngestReport:
         started = time.perf_counter()
         progress = progress or NullProgress()
@@ -230,6 +249,10 @@ class Ingestor:
             indexes.save_dirty()
 
     def _prepared(self, paths: list[str], opts: PrepareOptions, workers: int) -> Iterator[Prepared]:
+        if self._ray is not None:
+            cpus = int(self._ray.cluster_resources().get("CPU", workers))
+            yield from prepared_on_ray(self._ray, paths, opts, ahead=PREPARED_AHEAD * max(1, cpus))
+            return
         if workers <= 1 or len(paths) <= 1:
             for path in paths:
                 yield prepare_file(path, opts)
@@ -255,8 +278,8 @@ class Ingestor:
         cap = token_cap(s.embed_batch_tokens, self.embedder.device)
         batches = length_batches([c.token_count for c in chunks], s.embed_batch_size, cap)
         embeddings = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
-        for part in batches:
-            embeddings[part] = self.embedder.encode([embedding_text(chunks[i], prepared.title) for i in part])
+        for part, vectors in self._embedded(batches, chunks, prepared.title):
+            embeddings[part] = vectors
             progress.file_advanced(prepared.path, len(part))
         t1 = time.perf_counter()
         self._write(prepared, cid, sha, size, embeddings, report, progress)
@@ -264,6 +287,19 @@ class Ingestor:
         report.timings["chunk"] += prepared.chunk_seconds
         report.timings["embed"] += t1 - t0
         report.timings["store"] += time.perf_counter() - t1
+
+    def _embedded(
+        self, batches: Iterator[list[int]], chunks: list[Chunk], title: str
+    ) -> Iterator[tuple[list[int], np.ndarray]]:
+        """(chunk positions, their vectors) per batch: here, or spread over the Ray actors a window at a time."""
+        if self._ray_embedder is None:
+            for part in batches:
+                yield part, self.embedder.encode([embedding_text(chunks[i], title) for i in part])
+            return
+        window = 2 * self._ray_embedder.actors
+        while parts := list(itertools.islice(batches, window)):
+            texts = [[embedding_text(chunks[i], title) for i in part] for part in parts]
+            yield from zip(parts, self._ray_embedder.encode_many(texts), strict=True)
 
     def _write(
         self, prepared: Prepared, cid: int, sha: str, size: int, embeddings: np.ndarray, report: IngestReport,
