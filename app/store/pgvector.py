@@ -58,9 +58,13 @@ class PgVectorIndex(VectorIndex):
             ).scalar())
 
     def ids(self) -> np.ndarray:
+        return self._ids(has_vector=True)
+
+    def _ids(self, has_vector: bool) -> np.ndarray:
+        condition = "vec IS NOT NULL" if has_vector else "vec IS NULL"
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text("SELECT id FROM chunks WHERE collection_id = :c AND vec IS NOT NULL"), {"c": self.collection_id}
+                text(f"SELECT id FROM chunks WHERE collection_id = :c AND {condition}"), {"c": self.collection_id}
             ).scalars().all()
         return np.asarray(rows, dtype=np.int64)
 
@@ -84,11 +88,7 @@ class PgVectorIndex(VectorIndex):
 
     def missing_ids(self) -> np.ndarray:
         """Rows of the collection without a vector."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT id FROM chunks WHERE collection_id = :c AND vec IS NULL"), {"c": self.collection_id}
-            ).scalars().all()
-        return np.asarray(rows, dtype=np.int64)
+        return self._ids(has_vector=False)
 
     def differing(self, sample: int) -> tuple[int, int]:
         """(differing, checked): of up to `sample` random rows, how many have a vector other than the float32
