@@ -34,34 +34,52 @@ class TransformersGenerator:
         self._lock = threading.Lock()
 
     @cached_property
-    def _loaded(self):  # noqa: ANN202 - (model, tokenizer)
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    def _path(self) -> tuple[str, bool]:
         path = resolve_llm_path(self.name)
+        return path, Path(path).exists()
+
+    @cached_property
+    def _tokenizer(self):  # noqa: ANN202 - a transformers tokenizer
+        """Loaded apart from the weights: counting tokens (extract mode) never needs the model."""
+        from transformers import AutoTokenizer
+
+        path, local = self._path
+        return AutoTokenizer.from_pretrained(path, local_files_only=local)
+
+    @cached_property
+    def _config(self):  # noqa: ANN202 - a transformers PretrainedConfig
+        from transformers import AutoConfig
+
+        path, local = self._path
+        return AutoConfig.from_pretrained(path, local_files_only=local)
+
+    @cached_property
+    def _model(self):  # noqa: ANN202 - a transformers causal LM, loaded on first use
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        path, local = self._path
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.float32 if device == "cpu" else torch.bfloat16  # bf16 is ~7x slower on CPU
         if self.dtype != "auto":
             dtype = getattr(torch, self.dtype)
-        local = Path(path).exists()
-        tok = AutoTokenizer.from_pretrained(path, local_files_only=local)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=local).to(device).eval()
-        return model, tok
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=local).to(device).eval()
+
+    @property
+    def _loaded(self):  # noqa: ANN202 - (model, tokenizer)
+        return self._model, self._tokenizer
 
     @property
     def context_window(self) -> int:
-        model, _ = self._loaded
-        return int(getattr(model.config, "max_position_embeddings", 4096))
+        return int(getattr(self._config, "max_position_embeddings", 4096))
 
     @property
     def parameter_count(self) -> int:
         """Weights in the model: below a size it trusts, the answer pipeline quotes before paraphrasing."""
-        model, _ = self._loaded
-        return sum(p.numel() for p in model.parameters())
+        return sum(p.numel() for p in self._model.parameters())
 
     def count_tokens(self, text: str) -> int:
-        _, tok = self._loaded
-        return len(tok.encode(text, add_special_tokens=False))
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
 
     def stream(self, messages: list[dict[str, str]], params: GenerationParams) -> Iterator[str]:
         import torch

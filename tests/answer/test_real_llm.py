@@ -62,3 +62,28 @@ def test_ask_cli_json(sample_lens):
     data = str(sample_lens.settings.data_dir)
     bad = CliRunner().invoke(app, ["ask", "q?", "--answer-mode", "guess", "--data-dir", data])
     assert bad.exit_code == 2 and "unknown answer mode 'guess'" in bad.output
+
+
+def test_extract_mode_never_loads_the_model_weights(sample_lens, monkeypatch):
+    """Quoting needs only the tokenizer and the context window: a server in extract mode keeps ~0.5 GB free."""
+    import transformers
+
+    from longlens import LongLens
+    from longlens.answer.pipeline import AskOptions
+    from longlens.models.hf_generator import TransformersGenerator
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("extract mode loaded the model's weights")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", refuse)
+    ll = LongLens(sample_lens.settings.data_dir, workers=1)
+    ll.embedder = sample_lens.embedder
+    try:
+        question = "What is the maximum passenger capacity of the MV Tern?"
+        answer = ll.ask(question, options=AskOptions(answer_mode="extract"))
+        assert "312" in answer.text and answer.citations
+        generator = ll.generator
+        assert isinstance(generator, TransformersGenerator)
+        assert generator.context_window == 8192 and generator.count_tokens("MV Tern") > 0
+    finally:
+        ll.close()
