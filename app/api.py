@@ -43,9 +43,10 @@ class LongLens:
         s = self.settings
         return Embedder(
             s.embedder,
-            batch_size=s.embed_batch_size,
+            batch_size=s.embed_batch_size or 32,
             context_extension=s.embedder_extension or None,
             target_length=s.embedder_max_tokens or None,
+            precision=s.embedder_precision,
         )
 
     def close(self) -> None:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from longlens.models.embedder import DEFAULT_EMBEDDER
+from longlens.models.embedder import DEFAULT_EMBEDDER, PRECISIONS
 from longlens.models.hf_generator import PACKAGED_LLM
 from longlens.paths import default_data_dir
 from longlens.retrieval.parsers import ParseOptions
@@ -33,7 +33,8 @@ class Settings:
     asr_language: str = ""  # "" = detected per file
     detector: str = "haar"  # objects on video frames: haar | none | owlv2[:hf-name] | grounding-dino[:hf-name]
     workers: int = 0
-    embed_batch_size: int = 32
+    embed_batch_size: int = 0  # texts per ingest forward pass; 0: 32 on CPU, 512 on GPU
+    embedder_precision: str = "auto"  # auto (fp16 on a GPU, fp32 on a CPU) | fp32 | fp16 | bf16
     embed_batch_tokens: int = 0  # padded tokens per ingest forward pass (bounds memory); 0: 512 on CPU, more on GPU
     ray_embed_actors: int = 0  # with `ingest --ray`: embedding actors (0: one per GPU of the cluster, else 1)
     default_collection: str = "default"
@@ -59,8 +60,12 @@ class Settings:
             raise ValueError(
                 f"chunk_tokens {self.chunk_tokens} is longer than embedder_max_tokens {self.embedder_max_tokens}"
             )
-        if self.embed_batch_size < 1:
-            raise ValueError("embed_batch_size must be at least 1")
+        if self.embed_batch_size < 0:
+            raise ValueError("embed_batch_size must be 0 (chosen by device) or a number of texts")
+        if self.embedder_precision not in PRECISIONS:
+            raise ValueError(
+                f"embedder_precision must be one of {', '.join(PRECISIONS)}, not '{self.embedder_precision}'"
+            )
         if self.embed_batch_tokens < 0:
             raise ValueError("embed_batch_tokens must be 0 (chosen by device) or a number of tokens")
         if self.vector_index not in ("auto", "faiss", "pgvector"):

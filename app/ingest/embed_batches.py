@@ -4,7 +4,7 @@ A fixed count of 32 texts of 256 tokens holds about 230 MB of attention scores a
 heads x 256 x 256 floats per text, twice), which is what pushed a 50 MB ingest past 1 GB. On a CPU, 2 texts of
 that length embed as fast per text as 32 (measured on 2 cores, `bench/huge_text.py`), and the smaller the
 passes the less the allocator keeps between them: 512 padded tokens a pass peaked 74 MB lower than 2,048 on a
-2 MB ingest. Short texts still go 32 at a time. A GPU wants large passes, so there the cap is far higher.
+2 MB ingest. Short texts still go 32 at a time. A GPU wants large passes, so there both caps are far higher.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 
 CPU_BATCH_TOKENS = 512
 GPU_BATCH_TOKENS = 65_536
+CPU_BATCH_ITEMS = 32
+GPU_BATCH_ITEMS = 512
 
 
 def token_cap(setting: int, device: str) -> int:
@@ -20,6 +22,13 @@ def token_cap(setting: int, device: str) -> int:
     if setting:
         return setting
     return CPU_BATCH_TOKENS if device == "cpu" else GPU_BATCH_TOKENS
+
+
+def item_cap(setting: int, device: str) -> int:
+    """Texts per forward pass at most: the setting when given, else the device's default."""
+    if setting:
+        return setting
+    return CPU_BATCH_ITEMS if device == "cpu" else GPU_BATCH_ITEMS
 
 
 def length_batches(lengths: Sequence[int], max_items: int, max_tokens: int) -> Iterator[list[int]]:

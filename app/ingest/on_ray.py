@@ -75,7 +75,8 @@ class RayEmbedder:
         actor = ray.remote(num_gpus=1 if gpus else 0, max_restarts=TASK_RETRIES,
                            max_task_retries=TASK_RETRIES)(_EmbedActor)
         config = {"model": local.path, "batch_size": local.batch_size, "max_seq_length": local._max_seq_length,
-                  "context_extension": local.context_extension, "target_length": local.target_length}
+                  "context_extension": local.context_extension, "target_length": local.target_length,
+                  "precision": local.requested_precision}
         self._actors = [actor.remote(config) for _ in range(self.actors)]
 
     def close(self) -> None:
@@ -108,4 +109,4 @@ class _EmbedActor:
         self.embedder = Embedder(config.pop("model"), **config)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return self.embedder.encode(texts)
+        return self.embedder.encode(texts, batch_size=len(texts))  # a batch the ingest already sized

@@ -24,7 +24,7 @@ import numpy as np
 
 from longlens.config import Settings
 from longlens.ingest.discovery import discover, sha256_file
-from longlens.ingest.embed_batches import length_batches, token_cap
+from longlens.ingest.embed_batches import item_cap, length_batches, token_cap
 from longlens.ingest.on_ray import RayEmbedder, connect, prepared_on_ray
 from longlens.ingest.orphans import die_with_parent
 from longlens.ingest.prepare import Prepared, PrepareOptions, prepare_file
@@ -276,7 +276,8 @@ class Ingestor:
         # made when it is embedded (a 50 MB document's would otherwise all be in memory at once).
         s = self.settings
         cap = token_cap(s.embed_batch_tokens, self.embedder.device)
-        batches = length_batches([c.token_count for c in chunks], s.embed_batch_size, cap)
+        items = item_cap(s.embed_batch_size, self.embedder.device)
+        batches = length_batches([c.token_count for c in chunks], items, cap)
         embeddings = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
         for part, vectors in self._embedded(batches, chunks, prepared.title):
             embeddings[part] = vectors
@@ -294,7 +295,8 @@ class Ingestor:
         """(chunk positions, their vectors) per batch: here, or spread over the Ray actors a window at a time."""
         if self._ray_embedder is None:
             for part in batches:
-                yield part, self.embedder.encode([embedding_text(chunks[i], title) for i in part])
+                texts = [embedding_text(chunks[i], title) for i in part]
+                yield part, self.embedder.encode(texts, batch_size=len(texts))
             return
         window = 2 * self._ray_embedder.actors
         while parts := list(itertools.islice(batches, window)):

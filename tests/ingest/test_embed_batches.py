@@ -5,7 +5,7 @@ import random
 import pytest
 
 from longlens.config import Settings
-from longlens.ingest.embed_batches import CPU_BATCH_TOKENS, length_batches, token_cap
+from longlens.ingest.embed_batches import CPU_BATCH_ITEMS, CPU_BATCH_TOKENS, item_cap, length_batches, token_cap
 
 
 def test_batches_cover_every_text_once_longest_first_within_the_token_cap():
@@ -44,3 +44,34 @@ def test_settings_refuse_a_negative_cap_and_zero_means_chosen_by_device(tmp_path
 def test_chunks_of_the_default_size_go_two_to_a_pass_on_a_cpu():
     lengths = [Settings.chunk_tokens + 20] * 6  # a default chunk with its title line
     assert [len(b) for b in length_batches(lengths, 32, CPU_BATCH_TOKENS)] == [2, 2, 2]
+
+
+def test_a_gpu_takes_hundreds_of_short_texts_a_pass_and_a_cpu_32(tmp_path):
+    with pytest.raises(ValueError, match="embed_batch_size"):
+        Settings(data_dir=tmp_path, embed_batch_size=-1)
+    assert item_cap(0, "cpu") == CPU_BATCH_ITEMS == 32
+    lengths = [100] * 1000
+    gpu = list(length_batches(lengths, item_cap(0, "cuda"), token_cap(0, "cuda")))
+    assert len(gpu[0]) >= 256 and sorted(i for b in gpu for i in b) == list(range(1000))
+    assert item_cap(64, "cuda") == 64
+
+
+def test_ingest_embeds_each_batch_in_one_forward_pass(tmp_path, embedder, monkeypatch):
+    """The embedder must not split a batch the ingest sized (on a GPU: 512 texts, not 32 at a time)."""
+    from longlens import LongLens
+
+    seen: list[tuple[int, int | None]] = []
+    real = type(embedder).encode
+
+    def encode(self, texts, **kw):  # noqa: ANN001, ANN202
+        seen.append((len(texts), kw.get("batch_size")))
+        return real(self, texts, **kw)
+
+    monkeypatch.setattr(type(embedder), "encode", encode)
+    doc = tmp_path / "notes.md"
+    doc.write_text("\n\n".join(f"Paragraph {i} about herons and the river bank." for i in range(80)))
+    with LongLens(tmp_path / "data", workers=1, embed_batch_size=48, embed_batch_tokens=100_000) as ll:
+        ll.embedder = embedder
+        assert not ll.ingest([doc]).failed
+    ingest_calls = [call for call in seen if call[1] is not None]
+    assert ingest_calls and all(n == size for n, size in ingest_calls)
