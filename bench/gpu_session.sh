@@ -5,6 +5,8 @@
 #   bench/gpu_session.sh attention   # bench_attention.py: prefill vs SDPA, paged decode vs roofline
 #   bench/gpu_session.sh engine      # bench_engine.py: decode vs HF generate, TTFT, 16 concurrent requests
 #   bench/gpu_session.sh sparse      # bench_sparse_prefill.py: sparse vs dense 4k-256k, TTFT at 128k
+#   bench/gpu_session.sh embed       # embed_gpu.py: MiniLM fp16/bf16 ingest batches vs ST encode fp32
+#                                    # (run bench/gpu_assets.py here first and carry .gpu)
 #
 # The GPU image has torch, triton, transformers and pytest but no network: longlens is installed without its
 # dependencies (the kernels and the engine need none beyond those). Logs and JSON go to $OUT (the device tool
@@ -31,6 +33,9 @@ case "$stage" in
     python3 bench/bench_engine.py --out "$out/engine.json" 2>&1 | tee "$out/engine.log" ;;
   sparse)
     python3 bench/bench_sparse_prefill.py --out "$out/sparse_prefill.json" 2>&1 | tee "$out/sparse_prefill.log" ;;
+  embed)
+    python3 bench/embed_gpu.py --model .gpu/minilm --texts-file .gpu/texts.json --texts 20000 \
+      --out "$out/embed_gpu.json" 2>&1 | tee "$out/embed_gpu.log" ;;
   *)
-    echo "usage: bench/gpu_session.sh tests|attention|engine|sparse" >&2; exit 2 ;;
+    echo "usage: bench/gpu_session.sh tests|attention|engine|sparse|embed" >&2; exit 2 ;;
 esac

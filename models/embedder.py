@@ -11,7 +11,7 @@ import numpy as np
 
 DEFAULT_EMBEDDER = "packaged:all-MiniLM-L6-v2"
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-_TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16"}
+_TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 def compute_precision(precision: str, device: str) -> str:
@@ -89,11 +89,10 @@ class Embedder:
             from longlens.models.long_embed import apply_context_extension
 
             self.extension_report = apply_context_extension(st, self._extension, self.target_length)
-        if self.precision != "fp32":
-            import torch
+        import torch
 
-            st = st.to(getattr(torch, _TORCH_DTYPES[self.precision]))
-        return st
+        # always cast: a model saved in fp16 loads as fp16, which on a CPU is several times slower than fp32
+        return st.to(getattr(torch, _TORCH_DTYPES[self.precision]))
 
     @cached_property
     def tokenizer(self):  # noqa: ANN201 - see load_tokenizer

@@ -33,3 +33,14 @@ def test_bf16_runs_in_bf16_and_stays_close_to_fp32(embedder):
     assert got.dtype == np.float32 and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-3)
     cosine = np.sum(got * embedder.encode(texts), axis=1)
     assert cosine.min() > 0.99
+
+
+def test_a_model_saved_in_fp16_runs_in_fp32_on_a_cpu(embedder, tmp_path):
+    """Weights load in the dtype they were saved in; on a CPU fp16 would be several times slower."""
+    import torch
+
+    Embedder(device="cpu").model.half().save(str(tmp_path / "half"), safe_serialization=True)  # a copy of its own
+    loaded = Embedder(str(tmp_path / "half"), device="cpu")
+    vec = loaded.encode(["Ferry capacity is 312 passengers."])
+    assert next(loaded.model.parameters()).dtype == torch.float32
+    assert float(vec[0] @ embedder.encode(["Ferry capacity is 312 passengers."])[0]) > 0.999
