@@ -10,7 +10,6 @@ chunk that says "it" or "the company" carries what it refers to. Compared offlin
 """
 from __future__ import annotations
 
-import statistics
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_real import BUDGETS  # noqa: E402
-from retrieval_lab import collect, overlap_words  # noqa: E402
+from retrieval_lab import collect, overlap_words, print_recall_table  # noqa: E402
 
 from longlens.evalmetrics import evidence_recall, take_words  # noqa: E402
 from longlens.models.embedder import Embedder  # noqa: E402
@@ -147,17 +146,7 @@ def main() -> None:
             for b in BUDGETS:
                 res.setdefault((r["set"], r["group"], name, b), []).append(
                     evidence_recall(r["evidence"], take_words(passages, b)))
-    print("\nevidence recall at " + " / ".join(map(str, BUDGETS)) + " words")
-    print(f"  {'variant':24s} " + "".join(f"{s[:9] + ' ' + g:>24s}" for s in ("financial", "multidoc")
-                                           for g in ("even", "odd")))
-    for name in names:
-        cells = []
-        for set_name in ("financial_qa", "multidoc_qa"):
-            for group in ("even", "odd"):
-                vals = [statistics.fmean(res[(set_name, group, name, b)]) for b in BUDGETS]
-                cells.append("/".join(f"{v:.3f}" for v in vals))
-        print(f"  {name:24s} " + "".join(f"{c:>24s}" for c in cells))
-
+    print_recall_table(res, names, width=24)
 
 if __name__ == "__main__":
     main()

@@ -295,16 +295,22 @@ def main() -> None:
                     evidence_recall(row["evidence"], take_words(passages, b)))
     if VEC is not None:
         VEC.save()
+    print_recall_table(res, names)
+
+
+def print_recall_table(res: dict, names: list[str], width: int = 18) -> None:
+    """One line per variant: recall at each budget, per set and document group (`res` keyed (set, group,
+    variant, budget) -> per-question recalls)."""
     print("\nevidence recall at " + " / ".join(map(str, BUDGETS)) + " words")
-    print(f"  {'variant':18s} " + "".join(f"{s[:9] + ' ' + g:>24s}" for s in ("financial", "multidoc")
-                                           for g in ("even", "odd")))
+    print(f"  {'variant':{width}s} " + "".join(f"{s[:9] + ' ' + g:>24s}" for s in ("financial", "multidoc")
+                                               for g in ("even", "odd")))
     for name in names:
         cells = []
         for set_name in ("financial_qa", "multidoc_qa"):
             for group in ("even", "odd"):
                 vals = [statistics.fmean(res[(set_name, group, name, b)]) for b in BUDGETS]
                 cells.append("/".join(f"{v:.3f}" for v in vals))
-        print(f"  {name:18s} " + "".join(f"{c:>24s}" for c in cells))
+        print(f"  {name:{width}s} " + "".join(f"{c:>24s}" for c in cells))
 
 
 if __name__ == "__main__":
