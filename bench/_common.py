@@ -36,6 +36,14 @@ def print_table(title: str, rows: list[dict]) -> None:
         print("  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)))
 
 
+def write_result(result: dict, out: Path) -> dict:
+    """Write a benchmark's JSON (folders made as needed) and say where."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {out}")
+    return result
+
+
 def write_checked(result: dict, out: Path, checked_rows: list[dict]) -> dict:
     """Write the JSON; rows whose kernel disagreed with its reference mark the result failed (exit 1)."""
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table  # noqa: E402
+from _common import print_table, write_result  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -106,9 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
     print_table(f"Embedding {len(texts)} texts on {name} ({args.model})", rows)
     result = {"device": name, "texts": len(texts), "mean_tokens": float(np.mean(lengths)), "rows": rows,
               "date": time.strftime("%Y-%m-%d")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.out}")
+    write_result(result, args.out)
     return result
 
 

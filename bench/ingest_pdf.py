@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table  # noqa: E402
+from _common import print_table, write_result  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -136,9 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows[1]["x_recipe"] = rows[1]["pages_per_s"] / rows[0]["pages_per_s"]
     print_table(f"Ingesting one {pages}-page PDF (each pipeline in a fresh process)", rows)
     result = {"rows": rows, "date": time.strftime("%Y-%m-%d"), "pdf": str(args.pdf or "generated essays")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.out}")
+    write_result(result, args.out)
     return result
 
 

@@ -22,7 +22,6 @@ Prints a table and writes bench/out/scale.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table  # noqa: E402
+from _common import print_table, write_result  # noqa: E402
 
 DIM = 384
 CLUSTERS = 2000
@@ -199,9 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
             server.cleanup()
     print_table(f"Vector search, one query at a time, {args.queries} queries, k={args.k}", rows)
     result = {"rows": rows, "date": time.strftime("%Y-%m-%d"), "queries": args.queries, "dim": DIM}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.out}")
+    write_result(result, args.out)
     return result
 
 
