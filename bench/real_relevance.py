@@ -6,7 +6,8 @@ document, have no answer there (earnings calls against government and encycloped
 should say it. Per set and group (even: where thresholds are chosen; odd: reported), the share of
 questions that get "could not find": `answerable` should be near 0, `absent` near 1. multidoc_qa's questions
 are the turns of a dialogue ("yes", "I have a FFEL loan."): `answerable, in conversation` asks each turn
-again after the ones before it (with their reference answers), as the web app's chat does. The sweep prints the
+again after the ones before it (with their reference answers), as the web app's chat does, and `absent, in
+conversation` asks each other set's question after one or more of the document's turns. The sweep prints the
 same shares on the even documents for other thresholds, to choose them.
 """
 
@@ -41,11 +42,13 @@ def gather(sets: dict, lens) -> list[dict]:
             asked = [("answerable", q, ()) for q, _ in turns] + [("absent", q, ()) for q in absent]
             if set_name in CONVERSATIONS:  # each turn again, after the turns before it (user and reference)
                 asked += [("answerable, in conversation", q, _history(turns[:i])) for i, (q, _) in enumerate(turns)]
+                asked += [("absent, in conversation", q, _history(turns[: i % len(turns) + 1]))
+                          for i, q in enumerate(absent)]
             for kind, q, history in asked:
                 got = pipeline.retrieve(q, filters, replace(opts, history=history))
                 ev = got.evidence
                 rows.append({
-                    "set": set_name, "doc": doc.name, "group": doc.group, "kind": kind,
+                    "set": set_name, "doc": doc.name, "group": doc.group, "kind": kind, "question": q,
                     "cosine": ev.best_cosine if ev else 0.0, "keyword": ev.best_keyword if ev else 0.0,
                     "not_found": float(not got.passages),
                 })
@@ -61,7 +64,7 @@ def summarise(rows: list[dict]) -> list[dict]:
     for key in dict.fromkeys((r["set"], r["group"]) for r in rows):
         rs = [r for r in rows if (r["set"], r["group"]) == key]
         row: dict = {"set": key[0], "docs": key[1]}
-        for kind in ("answerable", "answerable, in conversation", "absent"):
+        for kind in ("answerable", "answerable, in conversation", "absent", "absent, in conversation"):
             ks = [r for r in rs if r["kind"] == kind]
             if not ks and kind.endswith("conversation"):
                 continue

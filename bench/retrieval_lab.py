@@ -251,6 +251,81 @@ def variants_fusion(row: dict) -> dict[str, list[str]]:
     return out
 
 
+def zfuse(d: np.ndarray, k: np.ndarray, depth: int = 60, wk: float = 1.0) -> np.ndarray:
+    """Today's default (`standardised_score_fusion`): z-scores over each side's top `depth`, gaps = its lowest."""
+    td, tk = np.argsort(-d)[:depth], np.argsort(-k)[:depth]
+    tk = tk[k[tk] > 0]
+    cand = np.union1d(td, tk)
+    dd = np.full(len(d), d[td].min())
+    dd[td] = d[td]
+    kk = np.full(len(k), k[tk].min() if len(tk) else 0.0)
+    kk[tk] = k[tk]
+    z = lambda s: (s - s.mean()) / (s.std() or 1.0)  # noqa: E731
+    score = z(dd[cand]) + wk * z(kk[cand])
+    return cand[np.argsort(-score, kind="stable")]
+
+
+def _bag(text: str) -> dict[str, int]:
+    from longlens.retrieval.terms import term, words
+
+    out: dict[str, int] = {}
+    for w in words(text):
+        t = term(w)
+        if t is not None:
+            out[t] = out.get(t, 0) + 1
+    return out
+
+
+def bm25_scores(bags: list[dict[str, int]], weights: dict[str, float], k1: float = 1.2, b: float = 0.75):
+    """BM25 of every chunk for a weighted bag of query terms, statistics from the document's own chunks."""
+    n = len(bags)
+    lens = np.array([sum(bg.values()) for bg in bags], dtype=float)
+    avg = lens.mean() or 1.0
+    out = np.zeros(n)
+    for t, w in weights.items():
+        tf = np.array([bg.get(t, 0) for bg in bags], dtype=float)
+        df = int((tf > 0).sum())
+        if not df:
+            continue
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        out += w * idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lens / avg))
+    return out
+
+
+def variants_prf(row: dict) -> dict[str, list[str]]:
+    """Pseudo-relevance feedback on the keyword side (RM3-like) and on the dense side, fused as today."""
+    d, k, texts = row["dense"], row["kw"], row["texts"]
+    bags = row.setdefault("bags", [_bag(t) for t in texts])
+    base = zfuse(d, k)
+    out = {"zfuse (default)": base, "bm25 local": zfuse(d, bm25_scores(bags, _bag(focus_query(row["q"]))))}
+    qbag = _bag(focus_query(row["q"]))
+    n = len(bags)
+    df: dict[str, int] = {}
+    for bg in bags:
+        for t in bg:
+            df[t] = df.get(t, 0) + 1
+    for fb in (3, 5):
+        for nterms in (5, 10):
+            for lam in (0.3, 0.5):
+                rel: dict[str, float] = {}
+                top = base[:fb]
+                for rank, i in enumerate(top):
+                    tot = sum(bags[i].values()) or 1
+                    for t, c in bags[i].items():
+                        idf = np.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
+                        rel[t] = rel.get(t, 0.0) + (c / tot) * idf / (1 + rank)
+                exp = sorted((t for t in rel if t not in qbag), key=lambda t: -rel[t])[:nterms]
+                tot = sum(rel[t] for t in exp) or 1.0
+                weights = {t: (1 - lam) * c / sum(qbag.values()) for t, c in qbag.items()}
+                for t in exp:
+                    weights[t] = weights.get(t, 0.0) + lam * rel[t] / tot
+                k2 = bm25_scores(bags, weights)
+                out[f"rm3 fb{fb} t{nterms} l{lam}"] = zfuse(d, k2)
+        qv = row["qv"] + 0.5 * row["vecs"][base[:fb]].mean(0)
+        out[f"rocchio fb{fb} .5"] = zfuse(row["vecs"] @ (qv / np.linalg.norm(qv)), k)
+    return {name: [texts[i] for i in order[:30]] for name, order in out.items()}
+
+
 def oracle(rows: list[dict]) -> None:
     """Where the chunk that holds most of the answer sits in each ranking."""
     for set_name in ("financial_qa", "multidoc_qa"):
@@ -273,7 +348,7 @@ def oracle(rows: list[dict]) -> None:
 
 
 VARIANTS = {"passages": variants, "adaptive": variants_adaptive, "rerank": variants_rerank,
-            "fusion": variants_fusion}
+            "fusion": variants_fusion, "prf": variants_prf}
 WHICH = next((a.removeprefix("--") for a in sys.argv if a.removeprefix("--") in VARIANTS), "adaptive")
 
 

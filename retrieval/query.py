@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from longlens.retrieval.terms import query_terms
+from longlens.retrieval.terms import fold, query_terms, term
 
 # A lead-in that addresses the assistant, up to the colon after which the question starts.
 _INSTRUCTION = re.compile(
@@ -22,6 +22,8 @@ _INSTRUCTION = re.compile(
 )
 _NUMBERED = re.compile(r"^\s*(?:question|q)\s*\d+\s*[.:)]\s*", re.IGNORECASE)
 MIN_REST_WORDS = 3
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+|\n+")
+_WORD = re.compile(r"\w+")
 FOLLOW_UP_TERMS = 3  # a turn with fewer content terms than this ("yes", "I have a FFEL loan.") leans on the last
 
 
@@ -47,3 +49,16 @@ def in_context(question: str, history: Sequence[Mapping[str, str]], always: bool
         return question
     earlier = [m["content"] for m in history if m.get("role") == "user" and m.get("content", "").strip()]
     return f"{focus_query(earlier[-1])}\n{question}" if earlier else question
+
+
+def named_words(text: str) -> list[str]:
+    """The words of `text` that name something: capitalised inside a sentence (not its first word, not "I"),
+    or holding a digit ("Oclaro", "FSIC", "Q2", "2018"); one letter and stopwords left out, each once."""
+    out: dict[str, None] = {}
+    for sentence in _SENTENCE_END.split(focus_query(text)):
+        for i, word in enumerate(_WORD.findall(sentence)):
+            if len(word) < 2 or term(fold(word.lower())) is None:
+                continue
+            if (i > 0 and word[0].isupper()) or any(ch.isdigit() for ch in word):
+                out[word] = None
+    return list(out)

@@ -16,7 +16,7 @@ from longlens.answer.relevance import DENSE_FLOOR, KEYWORD_FLOOR, Evidence, keyw
 from longlens.answer.retriever import Filters, HybridRetriever, SearchMode
 from longlens.models.generation import GenerationParams, Generator
 from longlens.models.reranker import Reranker
-from longlens.retrieval.query import focus_query, in_context
+from longlens.retrieval.query import focus_query, in_context, named_words
 from longlens.retrieval.selection import SelectionConfig, reorder_for_long_context, select_passages
 from longlens.schema import Answer, Citation, Hit, LongLensError
 from longlens.store.store import Store
@@ -77,8 +77,12 @@ class AnswerPipeline:
 
     def retrieve(self, question: str, filters: Filters, opts: AskOptions) -> Retrieved:
         """The passages for the prompt, in retrieval order (or the reranker's), or none when neither the
-        dense nor the keyword evidence says the documents hold the answer. In a conversation, a question
-        that finds nothing by itself is searched again with the user's turn before it."""
+        dense nor the keyword evidence says the documents hold the answer. In a conversation, a short
+        follow-up is searched with the user's turn before it, and so is a question that finds nothing by
+        itself; but not one that names something the documents never mention (a company, a code, a year):
+        it is about something else, and the turn before would only make it look answerable."""
+        if opts.history and self.retriever.unmentioned(named_words(question), filters):
+            return self._retrieve(question, filters, opts)
         query = in_context(question, opts.history)
         got = self._retrieve(query, filters, opts)
         if not got.passages and query == question and opts.history:

@@ -110,6 +110,14 @@ class HybridRetriever:
         ]
         return {t: sum(r[t] for r in per_collection) / len(per_collection) for t in terms}
 
+    def unmentioned(self, words: Sequence[str], filters: Filters) -> list[str]:
+        """Those of `words` that no passage of the documents searched holds (each one searched for alone)."""
+        if not words or not filters.collections:
+            return []
+        doc_ids = self._document_ids(filters)
+        allowed = self.store.chunk_ids_of_documents(doc_ids) if doc_ids is not None else None
+        return [w for w in words if not self._keyword(w, 1, filters.collections, doc_ids, allowed)]
+
     def _document_ids(self, filters: Filters) -> list[int] | None:
         """The documents the filters allow (None: all); each named document must match at least one."""
         if not filters.documents and filters.doc_type is None:

@@ -208,3 +208,16 @@ def test_a_short_follow_up_is_searched_with_the_turn_before_it(docs_lens):
     assert docs_lens.ask(longer, options=extract).text == NOT_FOUND
     answer = docs_lens.ask(longer, options=AskOptions(answer_mode="extract", history=history))
     assert "214 nesting pairs" in answer.text
+
+
+def test_a_question_about_something_the_documents_never_mention_is_not_rescued_by_the_turn_before(docs_lens):
+    """Searched with the heron turn it would find the heron page; it names a company the documents lack."""
+    docs_lens.generator = ReadingGenerator("heron")
+    history = [
+        {"role": "user", "content": "I want to know about the heron colony nesting pairs."},
+        {"role": "assistant", "content": "The colony counted 214 nesting pairs [1]."},
+    ]
+    in_chat = AskOptions(answer_mode="extract", history=history)
+    for question in ("What did the Oclaro board decide about its restructuring in 2019?", "And Oclaro?"):
+        assert docs_lens.ask(question, options=in_chat).text == NOT_FOUND
+    assert "312 passengers" in docs_lens.ask("And the MV Tern, how many passengers?", options=in_chat).text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from longlens.retrieval.query import focus_query
+from longlens.retrieval.query import focus_query, named_words
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,17 @@ def test_answer_mode_setting_is_checked(tmp_path):
     assert Settings(data_dir=tmp_path).answer_mode == "auto"
     with pytest.raises(ValueError, match="answer_mode"):
         Settings(data_dir=tmp_path, answer_mode="guess")
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("Answer the question: What did Oclaro earn in Q2 2018?", ["Oclaro", "Q2", "2018"]),
+        ("Yes, that's precisely my doubt. Can you clear it out?", []),  # sentence starts are not names
+        ("I have a FFEL loan.", ["FFEL"]),
+        ("What about R&D at U.S. firms?", []),  # single letters say too little
+        ("Does The Loan cover it?", ["Loan"]),  # "The" is a stopword, not a name
+    ],
+)
+def test_named_words_are_capitalised_inside_a_sentence_or_hold_a_digit(question, names):
+    assert named_words(question) == names
