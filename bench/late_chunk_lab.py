@@ -17,30 +17,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_real import BUDGETS  # noqa: E402
-from retrieval_lab import collect, overlap_words, print_recall_table  # noqa: E402
+from retrieval_lab import collect, overlap_words, print_recall_table, zfuse  # noqa: E402
 
 from longlens.evalmetrics import evidence_recall, take_words  # noqa: E402
 from longlens.models.embedder import Embedder  # noqa: E402
 
 CONTEXTS = (0, 64, 128, 150)
-
-
-def z(s: np.ndarray) -> np.ndarray:
-    return (s - s.mean()) / (s.std() or 1.0)
-
-
-def fused(d: np.ndarray, k: np.ndarray, depth: int = 60) -> np.ndarray:
-    """Positions best first as `search` fuses: z-scores over each side's top `depth`, gaps at that side's lowest."""
-    td = np.argsort(-d)[:depth]
-    tk = np.argsort(-k)[:depth]
-    tk = tk[k[tk] > 0]
-    cand = np.union1d(td, tk)
-    dd = np.full(len(d), d[td].min())
-    dd[td] = d[td]
-    kk = np.full(len(k), k[tk].min() if len(tk) else 0.0)
-    kk[tk] = k[tk]
-    score = z(dd[cand]) + z(kk[cand])
-    return cand[np.argsort(-score, kind="stable")]
 
 
 def late_vectors(emb: Embedder, texts: list[str], context: int) -> np.ndarray:
@@ -138,7 +120,7 @@ def main() -> None:
         for name, v in vecs.items():
             d = v @ r["qv"]
             orders[f"dense {name}"] = np.argsort(-d)
-            orders[f"hybrid {name}"] = fused(d, r["kw"])
+            orders[f"hybrid {name}"] = zfuse(d, r["kw"])
         for name, order in orders.items():
             if name not in names:
                 names.append(name)

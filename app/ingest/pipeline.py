@@ -28,6 +28,7 @@ from longlens.ingest.embed_batches import item_cap, length_batches, token_cap
 from longlens.ingest.on_ray import RayEmbedder, connect, prepared_on_ray
 from longlens.ingest.orphans import die_with_parent
 from longlens.ingest.prepare import Prepared, PrepareOptions, prepare_file
+from longlens.ingest.reuse import known_vectors, plan_embedding, text_key
 from longlens.models.embedder import Embedder
 from longlens.retrieval.terms import keyword_text
 from longlens.schema import Chunk
@@ -272,22 +273,41 @@ class Ingestor:
         chunks = prepared.chunks
         progress.file_started(prepared.path, len(chunks), prepared.page_count)
         t0 = time.perf_counter()
+        plan = plan_embedding(
+            (text_key(embedding_text(c, prepared.title)) for c in chunks), self._stored_vectors(cid, prepared.path)
+        )
+        embeddings = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
+        for i, vector in plan.stored.items():
+            embeddings[i] = vector
         # Longest first, in batches of similar length: padding is wasted work on a CPU. Each batch's texts are
         # made when it is embedded (a 50 MB document's would otherwise all be in memory at once).
         s = self.settings
         cap = token_cap(s.embed_batch_tokens, self.embedder.device)
         items = item_cap(s.embed_batch_size, self.embedder.device)
-        batches = length_batches([c.token_count for c in chunks], items, cap)
-        embeddings = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
+        todo = plan.embed
+        batches = ([todo[j] for j in b] for b in length_batches([chunks[i].token_count for i in todo], items, cap))
         for part, vectors in self._embedded(batches, chunks, prepared.title):
             embeddings[part] = vectors
             progress.file_advanced(prepared.path, len(part))
+        for i, earlier in plan.repeats.items():
+            embeddings[i] = embeddings[earlier]
+        progress.file_advanced(prepared.path, plan.reused)
         t1 = time.perf_counter()
-        self._write(prepared, cid, sha, size, embeddings, report, progress)
+        self._write(prepared, cid, sha, size, embeddings, report, progress, reused=plan.reused)
         report.timings["parse"] += prepared.parse_seconds
         report.timings["chunk"] += prepared.chunk_seconds
         report.timings["embed"] += t1 - t0
         report.timings["store"] += time.perf_counter() - t1
+
+    def _stored_vectors(self, cid: int, path: str) -> dict[bytes, np.ndarray]:
+        """The vectors of the file's stored version, by embedded text (empty for a file new here)."""
+        stored = self.store.find_document(cid, path)
+        if stored is None or stored.status != "ready":
+            return {}
+        chunks, vectors = self.store.stored_chunks(stored.id)
+        if vectors.shape[1:] != (self.embedder.dim,):
+            return {}
+        return known_vectors((embedding_text(c, stored.title or "") for c in chunks), vectors)
 
     def _embedded(
         self, batches: Iterator[list[int]], chunks: list[Chunk], title: str
@@ -305,10 +325,10 @@ class Ingestor:
 
     def _write(
         self, prepared: Prepared, cid: int, sha: str, size: int, embeddings: np.ndarray, report: IngestReport,
-        progress: IngestProgress, same_as: str | None = None,
+        progress: IngestProgress, same_as: str | None = None, reused: int = 0,
     ) -> None:
         """Commit one document and its chunks, then bring the indexes along; `same_as`: the stored document
-        whose chunks these are."""
+        whose chunks these are; `reused`: how many vectors were not computed again."""
         chunks = prepared.chunks
         doc_id, new_ids, removed = self.store.replace_document(
             cid,
@@ -338,11 +358,14 @@ class Ingestor:
                 "duration": prepared.duration,
                 "chunks": len(chunks),
                 "replaced": bool(removed),
+                "vectors_reused": len(chunks) if same_as else reused,
                 "warnings": prepared.warnings,
                 "same_content_as": same_as,
             }
         )
         detail = f"{len(chunks)} chunks" + (f", {len(prepared.warnings)} warnings" if prepared.warnings else "")
+        if reused:
+            detail += f", {reused} vectors reused"
         if same_as:
             detail = f"same content as {same_as}: {len(chunks)} chunks reused"
         progress.file_finished(prepared.path, "ok", detail)
