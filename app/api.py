@@ -35,7 +35,9 @@ class LongLens:
         self.settings = settings or Settings.load(data_dir, **overrides)
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.settings.database_url)
-        self.indexes = vector_indexes(self.store, self.settings.index_dir, self.settings.vector_index)
+        self.indexes = vector_indexes(
+            self.store, self.settings.index_dir, self.settings.vector_index, self.settings.pgvector_ef_search
+        )
         self.keyword_indexes = IndexSet(self.store, self.settings.index_dir, KEYWORD)
 
     @cached_property

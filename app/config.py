@@ -11,6 +11,12 @@ from longlens.models.hf_generator import PACKAGED_LLM
 from longlens.paths import default_data_dir
 from longlens.retrieval.parsers import ParseOptions
 
+MAX_EF_SEARCH = 1000
+"""pgvector's upper bound for `hnsw.ef_search`; the candidate list must be at least k long to return k."""
+EF_SEARCH = 40
+"""The HNSW candidate list a pgvector search walks (at least k): longer finds more of the true nearest
+neighbours in a big collection and costs latency (`bench/scale.py --ef-search`)."""
+
 
 @dataclass
 class Settings:
@@ -43,6 +49,7 @@ class Settings:
     llm_base_url: str = ""  # for generator "openai": e.g. http://127.0.0.1:8000/v1
     reranker: str = "none"  # none | a cross-encoder name/path | llm:PATH
     vector_index: str = "auto"  # auto (pgvector when the database is PostgreSQL with it) | faiss | pgvector
+    pgvector_ef_search: int = EF_SEARCH  # HNSW candidates a pgvector search walks (1-1000; more: recall, latency)
     keyword_index: str = "memory"  # memory (BM25 on numpy, a cache of the database) | database (FTS5 / tsvector)
     # auto: quote the passages first when the generator is small (< 1B weights), else generate and quote only
     # when no generated sentence is supported; generate: only generated, checked sentences; extract: quotes only
@@ -70,6 +77,8 @@ class Settings:
             raise ValueError("embed_batch_tokens must be 0 (chosen by device) or a number of tokens")
         if self.vector_index not in ("auto", "faiss", "pgvector"):
             raise ValueError(f"vector_index must be 'auto', 'faiss' or 'pgvector', not '{self.vector_index}'")
+        if not 1 <= self.pgvector_ef_search <= MAX_EF_SEARCH:
+            raise ValueError(f"pgvector_ef_search must be between 1 and {MAX_EF_SEARCH}, not {self.pgvector_ef_search}")
         if self.keyword_index not in ("memory", "database"):
             raise ValueError(f"keyword_index must be 'memory' or 'database', not '{self.keyword_index}'")
         if self.answer_mode not in ("auto", "generate", "extract"):

@@ -32,6 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, write_result  # noqa: E402
 
+from longlens.config import EF_SEARCH  # noqa: E402
+
 DIM = 384
 CLUSTERS = 2000
 PER_DOCUMENT = 1000
@@ -109,8 +111,8 @@ def faiss_rows(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: i
     return rows
 
 
-def pgvector_row(url: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int,
-                 bulk: bool = False) -> dict:
+def pgvector_rows(url: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int,
+                  bulk: bool = False, ef_search: tuple[int, ...] = (EF_SEARCH,)) -> list[dict]:
     """`bulk`: the HNSW index dropped before the rows are written and built once after them (how a first
     load of millions of rows is done; its build time is the write plus the build), else kept throughout."""
     from sqlalchemy import text
@@ -152,9 +154,12 @@ def pgvector_row(url: str, vectors: np.ndarray, queries: np.ndarray, truth: np.n
     build_s = time.perf_counter() - t
     with store.engine.begin() as conn:
         conn.execute(text("ANALYZE chunks"))
-    seconds, found = timed_search(lambda q: index.search(q[None], k)[1][0] - first_id, queries)
-    out = row("pgvector hnsw (longlens" + (", index built after the load)" if bulk else ")"), len(vectors), build_s,
-              seconds, found, truth, k)
+    out = []
+    for ef in ef_search:  # one build, searched with each candidate-list length
+        index.ef_search = ef
+        seconds, found = timed_search(lambda q: index.search(q[None], k)[1][0] - first_id, queries)
+        label = f"pgvector hnsw (longlens, ef_search {ef}" + (", index built after the load)" if bulk else ")")
+        out.append(row(label, len(vectors), build_s, seconds, found, truth, k))
     with store.engine.begin() as conn:
         conn.execute(text("DELETE FROM collections WHERE id = :c"), {"c": cid})
     store.close()
@@ -170,6 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--database-url", default="", help="PostgreSQL with pgvector (default: a throw-away server)")
     ap.add_argument("--pgvector-bulk", action="store_true",
                     help="pgvector's index built once after the rows (a first bulk load) instead of kept throughout")
+    ap.add_argument("--ef-search", type=int, nargs="+", default=[EF_SEARCH],
+                    help="pgvector's hnsw.ef_search values to search with, one build (default: longlens's)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "scale.json")
     args = ap.parse_args(argv)
 
@@ -192,8 +199,9 @@ def main(argv: list[str] | None = None) -> dict:
                 rows += faiss_rows(vectors, queries, truth, args.k)
                 print_table("so far", rows[-2:])
             if "pgvector" in args.backends:
-                rows.append(pgvector_row(url, vectors, queries, truth, args.k, args.pgvector_bulk))
-                print_table("so far", rows[-1:])
+                got = pgvector_rows(url, vectors, queries, truth, args.k, args.pgvector_bulk, tuple(args.ef_search))
+                rows += got
+                print_table("so far", got)
         if server is not None:
             server.cleanup()
     print_table(f"Vector search, one query at a time, {args.queries} queries, k={args.k}", rows)

@@ -14,15 +14,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, text
 
+from longlens.config import EF_SEARCH, MAX_EF_SEARCH
 from longlens.retrieval.vector_index import VectorIndex
 from longlens.schema import LongLensError
 from longlens.store.indexes import IndexSet, ReconcileReport
 from longlens.store.store import Store
 from longlens.store.vector_column import available, install, vector_literal, write_vectors
-
-MAX_EF_SEARCH = 1000
-"""pgvector's upper bound for `hnsw.ef_search`; the candidate list must be at least k long to return k."""
-
 
 DOCTOR_SAMPLE = 2000
 """Rows per collection whose vector `doctor` compares with the bytes stored beside it."""
@@ -38,7 +35,10 @@ class PgVectorIndex(VectorIndex):
     path = None
     dirty = False
 
-    def __init__(self, engine: Engine, collection_id: int, dim: int) -> None:
+    def __init__(self, engine: Engine, collection_id: int, dim: int, ef_search: int = EF_SEARCH) -> None:
+        if not 1 <= ef_search <= MAX_EF_SEARCH:
+            raise LongLensError(f"ef_search must be between 1 and {MAX_EF_SEARCH}, not {ef_search}")
+        self.ef_search = int(ef_search)
         self.engine = engine
         self.collection_id = int(collection_id)
         self.dim = int(dim)
@@ -130,7 +130,7 @@ class PgVectorIndex(VectorIndex):
                    f"CAST(:q AS vector({self.dim})) LIMIT :k")
         allowed = [int(i) for i in allowed_ids] if allowed_ids is not None else None
         with self.engine.begin() as conn:
-            conn.execute(text(f"SET LOCAL hnsw.ef_search = {min(MAX_EF_SEARCH, max(40, k))}"))
+            conn.execute(text(f"SET LOCAL hnsw.ef_search = {min(MAX_EF_SEARCH, max(self.ef_search, k))}"))
             for row, query in enumerate(queries):
                 params = {"q": vector_literal(query), "c": self.collection_id, "k": k, "allowed": allowed}
                 for col, (chunk_id, distance) in enumerate(conn.execute(text(sql), params).all()):
@@ -151,10 +151,11 @@ class PgVectorSet(IndexSet):
     their vectors, so another process's writes need no reconciling; opening a collection fills any vector
     a row lacks (a database that used FAISS before) from the row's stored bytes."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, ef_search: int = EF_SEARCH) -> None:
         import threading
 
         self.store = store
+        self.ef_search = ef_search
         self._indexes: dict[int, PgVectorIndex] = {}
         self._lock = threading.RLock()
 
@@ -162,7 +163,7 @@ class PgVectorSet(IndexSet):
         with self._lock:
             index = self._indexes.get(collection_id)
             if index is None:
-                index = PgVectorIndex(self.store.engine, collection_id, dim)
+                index = PgVectorIndex(self.store.engine, collection_id, dim, self.ef_search)
                 self._reconcile(collection_id, index, dim)
                 self._indexes[collection_id] = index
             return index
@@ -215,7 +216,7 @@ class PgVectorSet(IndexSet):
 VECTOR_INDEXES = ("auto", "faiss", "pgvector")
 
 
-def vector_indexes(store: Store, index_dir: Path, choice: str = "auto") -> IndexSet:
+def vector_indexes(store: Store, index_dir: Path, choice: str = "auto", ef_search: int = EF_SEARCH) -> IndexSet:
     """The vector indexes for this store: pgvector when `choice` says so, or when it is "auto" and the
     database is PostgreSQL with the `vector` extension available; FAISS files in `index_dir` otherwise."""
     if choice not in VECTOR_INDEXES:
@@ -229,4 +230,4 @@ def vector_indexes(store: Store, index_dir: Path, choice: str = "auto") -> Index
         )
     install(store.engine)
     store.vectors_in_database = True
-    return PgVectorSet(store)
+    return PgVectorSet(store, ef_search)

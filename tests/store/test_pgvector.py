@@ -64,6 +64,27 @@ def test_search_matches_exact_inner_product_with_and_without_a_filter(pgvector_u
     store.close()
 
 
+def test_ef_search_is_a_setting_and_never_shorter_than_k(tmp_path, pgvector_url):
+    from longlens import LongLens
+
+    store = Store(pgvector_url)
+    install(store.engine)
+    store.vectors_in_database = True
+    rng = np.random.default_rng(1)
+    ids = _chunks_with_vectors(store, _unit(rng, 200, 48))
+    index = PgVectorIndex(store.engine, 1, 48, ef_search=2)
+    assert index.ef_search == 2
+    _, found = index.search(_unit(rng, 1, 48), 30)
+    assert found.shape == (1, 30) and set(found[0]) <= set(ids)  # a list of 2 candidates would return 2
+    with pytest.raises(LongLensError, match="ef_search"):
+        PgVectorIndex(store.engine, 1, 48, ef_search=0)
+    store.close()
+    with LongLens(tmp_path / "data", database_url=pgvector_url, workers=1, pgvector_ef_search=120) as ll:
+        assert isinstance(ll.indexes, PgVectorSet) and ll.indexes.ef_search == 120
+    with pytest.raises(ValueError, match="pgvector_ef_search"):
+        LongLens(tmp_path / "data", database_url=pgvector_url, pgvector_ef_search=5000)
+
+
 def test_ingest_search_remove_with_no_index_file(tmp_path, embedder, pgvector_url):
     from longlens import LongLens
 
