@@ -13,7 +13,7 @@ from longlens.retrieval.parsers import ParseOptions
 
 MAX_EF_SEARCH = 1000
 """pgvector's upper bound for `hnsw.ef_search`; the candidate list must be at least k long to return k."""
-EF_SEARCH = 40
+EF_SEARCH = 100
 """The HNSW candidate list a pgvector search walks (at least k): longer finds more of the true nearest
 neighbours in a big collection and costs latency (`bench/scale.py --ef-search`)."""
 
