@@ -28,7 +28,7 @@ from longlens.ingest.embed_batches import item_cap, length_batches, token_cap
 from longlens.ingest.on_ray import RayEmbedder, connect, prepared_on_ray
 from longlens.ingest.orphans import die_with_parent
 from longlens.ingest.prepare import Prepared, PrepareOptions, prepare_file
-from longlens.ingest.reuse import known_vectors, plan_embedding, text_key
+from longlens.ingest.reuse import plan_embedding, text_key
 from longlens.models.embedder import Embedder
 from longlens.retrieval.terms import keyword_text
 from longlens.schema import Chunk
@@ -273,9 +273,8 @@ class Ingestor:
         chunks = prepared.chunks
         progress.file_started(prepared.path, len(chunks), prepared.page_count)
         t0 = time.perf_counter()
-        plan = plan_embedding(
-            (text_key(embedding_text(c, prepared.title)) for c in chunks), self._stored_vectors(cid, prepared.path)
-        )
+        keys = [text_key(embedding_text(c, prepared.title)) for c in chunks]
+        plan = plan_embedding(keys, self._stored_vectors(cid, prepared.path, set(keys)))
         embeddings = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
         for i, vector in plan.stored.items():
             embeddings[i] = vector
@@ -299,15 +298,18 @@ class Ingestor:
         report.timings["embed"] += t1 - t0
         report.timings["store"] += time.perf_counter() - t1
 
-    def _stored_vectors(self, cid: int, path: str) -> dict[bytes, np.ndarray]:
-        """The vectors of the file's stored version, by embedded text (empty for a file new here)."""
+    def _stored_vectors(self, cid: int, path: str, wanted: set[bytes]) -> dict[bytes, np.ndarray]:
+        """The vectors the file's stored version has for the embedded texts `wanted` (by key), read a batch of
+        rows at a time so that only the vectors kept are held (empty for a file new here)."""
         stored = self.store.find_document(cid, path)
         if stored is None or stored.status != "ready":
             return {}
-        chunks, vectors = self.store.stored_chunks(stored.id)
-        if vectors.shape[1:] != (self.embedder.dim,):
-            return {}
-        return known_vectors((embedding_text(c, stored.title or "") for c in chunks), vectors)
+        found = {}
+        for chunk, vector in self.store.chunk_vectors(stored.id):
+            key = text_key(embedding_text(chunk, stored.title or ""))
+            if key in wanted and vector.shape == (self.embedder.dim,):
+                found[key] = vector
+        return found
 
     def _embedded(
         self, batches: Iterator[list[int]], chunks: list[Chunk], title: str

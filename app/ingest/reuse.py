@@ -20,11 +20,6 @@ def text_key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def known_vectors(texts: Iterable[str], vectors: np.ndarray) -> dict[bytes, np.ndarray]:
-    """Embedded text (as its key) -> its stored vector."""
-    return {text_key(t): vectors[i] for i, t in enumerate(texts)}
-
-
 @dataclass
 class EmbedPlan:
     """Per chunk position: embed it, take a stored vector, or copy the vector of an earlier position."""

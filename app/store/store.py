@@ -276,20 +276,24 @@ class Store:
 
     def stored_chunks(self, document_id: int) -> tuple[list[Chunk], np.ndarray]:
         """A stored document's chunks, in order, and their vectors: what a file with the same content reuses."""
+        pairs = list(self.chunk_vectors(document_id))
+        dim = len(pairs[0][1]) if pairs else 0
+        vectors = np.stack([v for _, v in pairs]) if pairs else np.zeros((0, dim), dtype=np.float32)
+        return [c for c, _ in pairs], vectors
+
+    def chunk_vectors(self, document_id: int, batch: int = 1000) -> Iterator[tuple[Chunk, np.ndarray]]:
+        """A stored document's chunks with their vectors, in order, read `batch` rows at a time."""
         with self.session() as s:
             rows = s.scalars(
                 select(ChunkRow).where(ChunkRow.document_id == document_id).order_by(ChunkRow.ordinal)
-            ).all()
-            chunks = [
-                Chunk(
+                .execution_options(yield_per=batch)
+            )
+            for r in rows:
+                chunk = Chunk(
                     ordinal=r.ordinal, text=r.text, token_count=r.token_count, char_start=r.char_start,
                     char_end=r.char_end, sources=r.sources, **location_of(r),
                 )
-                for r in rows
-            ]
-            vectors = [np.frombuffer(r.embedding, dtype=np.float32) for r in rows]
-        dim = len(vectors[0]) if vectors else 0
-        return chunks, (np.stack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32))
+                yield chunk, np.frombuffer(r.embedding, dtype=np.float32)
 
     def documents(self, collection: str | None = None) -> list[DocumentInfo]:
         with self.session() as s:
