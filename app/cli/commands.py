@@ -90,7 +90,8 @@ def _print_ingest_summary(report) -> None:  # noqa: ANN001 - IngestReport
     table.add_column("detail", overflow="fold")
     for doc in report.documents:
         pages = f", {doc['pages']} pages" if doc.get("pages") else ""
-        table.add_row(doc["path"], "[green]ok[/]", f"{doc['chunks']} chunks{pages}")
+        reused = f", {doc['vectors_reused']} vectors reused" if doc.get("vectors_reused") else ""
+        table.add_row(doc["path"], "[green]ok[/]", f"{doc['chunks']} chunks{pages}{reused}")
     for path in report.skipped:
         table.add_row(path, "[yellow]skipped[/]", report.skipped_reasons.get(path, ""))
     for fail in report.failed:

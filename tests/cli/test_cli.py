@@ -66,6 +66,15 @@ def test_exit_codes(run, tmp_path):
     assert run("search", "herons", "--collection", "nope").exit_code == 2
 
 
+def test_an_edited_file_says_how_many_vectors_it_reused(run, tmp_path):
+    notes = tmp_path / "log.md"
+    notes.write_text("# Log\n\n## Day 1\n\nThe ferry left at nine.\n\n## Day 2\n\nThe ferry left at ten.\n")
+    assert "vectors reused" not in run("ingest", str(notes)).stdout
+    notes.write_text(notes.read_text().replace("at ten", "at noon"))
+    edited = run("ingest", str(notes))
+    assert edited.exit_code == 0 and "2 chunks, 1 vectors reused" in edited.stdout
+
+
 def test_search_and_ask_take_document_and_type_filters(run, tmp_path):
     (tmp_path / "owls.txt").write_text("Barn owls hunt voles at dusk over rough grassland.")
     (tmp_path / "bats.md").write_text("# Bats\n\nPipistrelles hunt midges at dusk along hedgerows.\n")
