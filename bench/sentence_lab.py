@@ -127,6 +127,8 @@ def variants() -> dict[str, tuple[Scorer, int, float]]:
         "rank x4": (with_weights(rank=0.2), 2, ratio),
         "no rank": (with_weights(rank=0.0), 2, ratio),
         "no heading": (with_weights(heading=0.0), 2, ratio),
+        "no word match": (with_weights(word_match=0.0), 2, ratio),
+        "word match x1.5": (with_weights(word_match=0.3), 2, ratio),
         "lower-case starts out in cased text": (cased_lower_starts_out, 2, ratio),
         "+ LM .05": (with_lm(0.05), 2, ratio),
         "+ LM .1": (with_lm(0.1), 2, ratio),
@@ -143,7 +145,9 @@ def with_candidates(rows: list[dict], again: bool = False) -> list[dict]:
 
     with LongLens(data_dir=OUT / "sentence_lab_data") as ll:
         for n, row in enumerate(rows, start=1):
-            row["found"] = candidate_sentences(row["query"], row["passages"], row["weights"], ll.embedder.encode)
+            row["found"] = candidate_sentences(
+                row["query"], row["passages"], row["weights"], ll.embedder.encode, ll.embedder.encode_with_tokens
+            )
             row.pop("qlik", None)  # scored the old sentences
             print(f"  sentences: {n}/{len(rows)}", file=sys.stderr, end="\r", flush=True)
     CACHE.write_bytes(pickle.dumps(rows))

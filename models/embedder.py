@@ -131,6 +131,29 @@ class Embedder:
             )
         return _unit_float32(vecs)
 
+    def encode_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode`'s vectors of short texts (sentences, questions) and, from the same forward pass, each
+        text's word-piece vectors: unit length, special and punctuation pieces left out. Matching a question's
+        words to a sentence's words by these (late interaction, as ColBERT) tells which sentence answers
+        better than one vector per sentence does. Texts past the model's length are cut there."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        with self._lock:
+            st = self.model
+            rows = st.encode(texts, batch_size=self.batch_size, output_value=None, convert_to_numpy=False)
+        tokenizer = st.tokenizer
+        special = set(tokenizer.all_special_ids)
+        vectors, tokens = [], []
+        for row in rows:
+            vectors.append(row["sentence_embedding"].float().cpu().numpy())
+            mask = row["attention_mask"].bool().cpu()
+            ids = row["input_ids"].cpu()[mask].tolist()
+            pieces = tokenizer.convert_ids_to_tokens(ids)
+            keep = [i for i, (t, p) in enumerate(zip(ids, pieces, strict=True))
+                    if t not in special and any(c.isalnum() for c in p)]
+            tokens.append(_unit_float32(row["token_embeddings"].float().cpu()[mask][keep].numpy()))
+        return _unit_float32(np.stack(vectors)), tokens
+
     def _encode_windows(self, texts: list[str], batch_size: int) -> np.ndarray:
         from longlens.models.window_pool import encode_windows
 

@@ -5,13 +5,13 @@ tenth of real factual questions) or says nothing the passages support, the answe
 sentence of the retrieved passages that best answers the question, labelled as a quote with its file and
 page or time, e.g. `From report.pdf, p. 4: "Revenue rose 12%." [1]`.
 
-A sentence is scored on what the question asks: the idf-weighted share of the question's terms it holds
-(rare terms decide: "archive room" against a near-miss about the "annex room"), its meaning (the
-embedder's cosine), whether it holds the kind of thing asked for (a year for "when", a number for "how
-many", a name for "who"), whether its passage's title and section are about the question's subject (a
-report's own figure, not another report's mention of it), and, a little, the rank of its passage. A
-second sentence is quoted only when it scores nearly as well and is not a variant of the first (a
-near-miss differs from the needle in one word and would bring in a wrong value).
+A sentence is scored on what the question asks: the idf-weighted share of the question's terms it holds (rare
+terms decide: "archive room" against a near-miss about the "annex room"), its meaning (the embedder's cosine,
+and word by word: each question word's best match among the sentence's), whether it holds the kind of thing
+asked for (a year for "when", a number for "how many", a name for "who"), whether its passage's title and
+section are about the question's subject (a report's own figure, not another report's mention of it), and, a
+little, the rank of its passage. A second sentence is quoted only when it scores nearly as well and is not a
+variant of the first (a near-miss differs from the needle in one word and would bring in a wrong value).
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ from longlens.answer.relevance import keyword_coverage
 from longlens.schema import Hit
 
 EmbedFn = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised vectors, one row each
+TokenEmbedFn = Callable[[list[str]], tuple[np.ndarray, list[np.ndarray]]]  # + each text's unit word-piece vectors
 
 KEYWORD_WEIGHT = 0.5
 COSINE_WEIGHT = 0.35
 KIND_WEIGHT = 0.1
 RANK_WEIGHT = 0.05
 HEADING_WEIGHT = 0.1  # the passage's title and section path hold the question's terms: it is about its subject
+WORD_MATCH_WEIGHT = 0.2  # each question word's best match among the sentence's words, averaged (late interaction)
 SECOND_QUOTE_RATIO = 0.8  # a second sentence is quoted when it scores this close to the best...
 VARIANT_OVERLAP = 0.5  # ...and shares less than this of its terms with the first (else it is a variant)
 MIN_WORDS = 6  # shorter lines are headings and labels more often than answers
@@ -102,14 +104,19 @@ class Candidates:
 
 FEATURE_WEIGHTS = {
     "keyword": KEYWORD_WEIGHT, "cosine": COSINE_WEIGHT, "kind": KIND_WEIGHT, "rank": RANK_WEIGHT,
-    "heading": HEADING_WEIGHT,
+    "heading": HEADING_WEIGHT, "word_match": WORD_MATCH_WEIGHT,
 }
 
 
 def candidate_sentences(
-    question: str, passages: Sequence[Hit], weights: Mapping[str, float], embed: EmbedFn | None
+    question: str,
+    passages: Sequence[Hit],
+    weights: Mapping[str, float],
+    embed: EmbedFn | None,
+    embed_tokens: TokenEmbedFn | None = None,
 ) -> Candidates:
-    """Every sentence of `passages` that could answer `question`, with its features (see the module doc)."""
+    """Every sentence of `passages` that could answer `question`, with its features (see the module doc).
+    `embed_tokens`, when given, gives both the cosine and the word match in one forward pass."""
     question_terms = set(content_terms(question))
     pairs = [
         (n, s) for n, hit in enumerate(passages, start=1) for s in quotable_pieces(hit.text)
@@ -120,8 +127,12 @@ def candidate_sentences(
         return found
     kind = asked_kind(question)
     weights = local_weights(weights, passages)
-    cosine = np.zeros(len(pairs))
-    if embed is not None:
+    cosine = word_match = np.zeros(len(pairs))
+    if embed_tokens is not None:
+        vectors, tokens = embed_tokens([question] + found.sentence)
+        cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+        word_match = np.array([max_sim(tokens[0], t) for t in tokens[1:]])
+    elif embed is not None:
         vectors = embed([question] + found.sentence)
         cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
     headings = [keyword_coverage(weights, f"{h.title}\n{h.heading_path}") for h in passages]
@@ -131,8 +142,18 @@ def candidate_sentences(
         "kind": np.array([float(holds_kind(s, kind, question)) for s in found.sentence]),
         "heading": np.array([headings[n - 1] for n in found.passage]),
         "rank": np.array([1.0 / n for n in found.passage]),
+        "word_match": word_match,
     }
     return found
+
+
+def max_sim(question: np.ndarray, sentence: np.ndarray) -> float:
+    """Late interaction (ColBERT's MaxSim): each question word-piece's best cosine among the sentence's, averaged.
+    A sentence that says "China" for the question's "Chinese", or "earned" for "revenue", still matches word by
+    word, where a single sentence vector blurs what the question asks with the words around it."""
+    if not len(question) or not len(sentence):
+        return 0.0
+    return float(np.clip(question @ sentence.T, 0.0, 1.0).max(axis=1).mean())
 
 
 def quotable_pieces(text: str) -> list[str]:
@@ -193,11 +214,16 @@ def weighted_score(found: Candidates, feature_weights: Mapping[str, float] = FEA
 
 
 def best_sentences(
-    question: str, passages: Sequence[Hit], weights: Mapping[str, float], embed: EmbedFn | None, limit: int = 2
+    question: str,
+    passages: Sequence[Hit],
+    weights: Mapping[str, float],
+    embed: EmbedFn | None,
+    limit: int = 2,
+    embed_tokens: TokenEmbedFn | None = None,
 ) -> list[Quote]:
     """The sentences of `passages` (in rank order) that best answer `question`, best first: at most `limit`,
     a second only when it scores close to the first and is not a variant of it."""
-    found = candidate_sentences(question, passages, weights, embed)
+    found = candidate_sentences(question, passages, weights, embed, embed_tokens)
     return choose_quotes(found, weighted_score(found), limit) if found.sentence else []
 
 

@@ -180,7 +180,11 @@ class AnswerPipeline:
         return size is None or size >= TRUSTED_PARAMETERS
 
     def _quotes(self, question: str, passages: list[Hit], weights: dict[str, float]) -> list[Quote]:
-        return best_sentences(focus_query(question), passages, weights, self.retriever.embedder.encode)
+        embedder = self.retriever.embedder
+        return best_sentences(
+            focus_query(question), passages, weights, embedder.encode,
+            embed_tokens=getattr(embedder, "encode_with_tokens", None),
+        )
 
     def ask(self, question: str, filters: Filters, opts: AskOptions) -> Answer:
         pieces: list[str] = []

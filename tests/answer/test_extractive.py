@@ -7,7 +7,9 @@ import numpy as np
 from longlens.answer.extractive import (
     Candidates,
     best_sentences,
+    candidate_sentences,
     choose_quotes,
+    max_sim,
     quotable_pieces,
     quotation,
     shared_run,
@@ -92,3 +94,33 @@ def test_a_second_quote_never_repeats_the_words_of_the_first():
     quotes = choose_quotes(found, np.array([3.0, 2.9, 2.8]), limit=2, ratio=0.0)
     assert [q.sentence for q in quotes] == [first, other]
     assert shared_run(first, overlapping) == 9 and shared_run("a b c d e", "x c d e y") == 3
+
+
+def test_word_match_averages_each_question_words_closest_sentence_word():
+    question = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    sentence = np.array([[0.6, 0.8, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    assert np.isclose(max_sim(question, sentence), (1.0 + 0.8) / 2)  # word 1 finds itself, word 2 finds 0.8
+    assert max_sim(question, sentence[1:2]) == 0.0 and max_sim(question, np.zeros((0, 3))) == 0.0
+
+
+def test_encode_with_tokens_gives_encodes_vectors_and_one_vector_per_word_piece(embedder):
+    texts = ["Hello, world!", "What did the Chinese market add to revenue?"]
+    vectors, tokens = embedder.encode_with_tokens(texts)
+    assert np.allclose(vectors, embedder.encode(texts), atol=1e-5)
+    assert tokens[0].shape == (2, embedder.dim)  # "hello", "world": no [CLS], [SEP] or punctuation
+    assert np.allclose(np.linalg.norm(tokens[1], axis=1), 1.0, atol=1e-5)
+
+
+def test_word_match_favours_the_sentence_that_answers_in_other_words(embedder):
+    answer = "Deliveries grew mostly because buyers in Brazil ordered twice as many trucks as last year."
+    decoy = "The country club hosted the annual growth summit, which came from an idea of the board."
+    question = "Which country did the growth in deliveries come from?"
+    weights = {"countri": 1.0, "growth": 1.0, "deliveri": 1.0, "come": 0.5}
+    found = candidate_sentences(question, [_hit(1, f"{answer} {decoy}")], weights, embedder.encode,
+                                embedder.encode_with_tokens)
+    assert found.sentence == [answer, decoy]
+    keyword, word_match = found.features["keyword"], found.features["word_match"]
+    assert keyword[1] > keyword[0]  # the decoy holds more of the question's words...
+    assert word_match[0] > word_match[1] + 0.05  # ...the answer matches what they mean
+    assert best_sentences(question, [_hit(1, f"{answer} {decoy}")], weights, embedder.encode, limit=1,
+                          embed_tokens=embedder.encode_with_tokens)[0].sentence == answer
