@@ -45,9 +45,13 @@ from longlens.answer.extractive import (  # noqa: E402
 from longlens.evalmetrics import content_words, option_text, token_f1  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
-CACHE = OUT / "sentence_lab.pkl"
 SETS = ("financial_qa", "multidoc_qa", "tpo", "coursera")
-PASSAGES = 4
+PASSAGES = 4  # as `eval_real.py --answers` hands the model
+CACHE = OUT / "sentence_lab.pkl"  # for PASSAGES; another count is cached beside it (see `cache_for`)
+
+
+def cache_for(passages: int) -> Path:
+    return CACHE if passages == PASSAGES else OUT / f"sentence_lab_{passages}.pkl"
 
 
 def stem(question: str) -> str:
@@ -57,15 +61,16 @@ def stem(question: str) -> str:
     return " ".join(keep).strip()
 
 
-def collect(fresh: bool = False) -> list[dict]:
+def collect(fresh: bool = False, passages: int = PASSAGES) -> list[dict]:
     """Per question: the passages `ask` gives the model, the question's term weights, and what is scored."""
-    if CACHE.exists() and not fresh:
-        return pickle.loads(CACHE.read_bytes())
+    cache = cache_for(passages)
+    if cache.exists() and not fresh:
+        return pickle.loads(cache.read_bytes())
     from longlens.answer.pipeline import AskOptions
     from longlens.answer.retriever import Filters
 
     lens = LongLensSystem(OUT / "sentence_lab_data")
-    opts = AskOptions(max_passages=PASSAGES)
+    opts = AskOptions(max_passages=passages)
     pipeline = lens.ll.answer_pipeline()
     rows = []
     for set_name in SETS:
@@ -85,7 +90,7 @@ def collect(fresh: bool = False) -> list[dict]:
                 })
             print(f"  {set_name}: {doc.name}", file=sys.stderr, end="\r", flush=True)
     lens.close()
-    CACHE.write_bytes(pickle.dumps(rows))
+    cache.write_bytes(pickle.dumps(rows))
     return rows
 
 
@@ -137,7 +142,7 @@ def variants() -> dict[str, tuple[Scorer, int, float]]:
     }
 
 
-def with_candidates(rows: list[dict], again: bool = False) -> list[dict]:
+def with_candidates(rows: list[dict], again: bool = False, cache: Path = CACHE) -> list[dict]:
     """Each row with its candidate sentences and their features (computed once, then kept in the cache)."""
     if not again and all("found" in row for row in rows):
         return rows
@@ -150,7 +155,7 @@ def with_candidates(rows: list[dict], again: bool = False) -> list[dict]:
             )
             row.pop("qlik", None)  # scored the old sentences
             print(f"  sentences: {n}/{len(rows)}", file=sys.stderr, end="\r", flush=True)
-    CACHE.write_bytes(pickle.dumps(rows))
+    cache.write_bytes(pickle.dumps(rows))
     return rows
 
 
@@ -158,7 +163,7 @@ LM_TOP = 8  # the generator rescores this many of today's best sentences per que
 LM_QUESTIONS = 30  # ...for this many questions per set and document group (about 3 s each on 2 cores)
 
 
-def with_likelihood(rows: list[dict], again: bool = False) -> list[dict]:
+def with_likelihood(rows: list[dict], again: bool = False, cache: Path = CACHE) -> list[dict]:
     """Each row with `qlik`: per candidate sentence (today's best LM_TOP only; the rest -inf), the mean log
     probability the packaged generator gives the question after the sentence ("query likelihood")."""
     if not again and all("qlik" in row for row in rows):
@@ -180,7 +185,7 @@ def with_likelihood(rows: list[dict], again: bool = False) -> list[dict]:
                 qlik[top] = query_likelihood(model, tok, [found.sentence[i] for i in top], row["question"], torch)
             row["qlik"] = qlik
             print(f"  likelihood: {n}/{len(rows)}", file=sys.stderr, end="\r", flush=True)
-    CACHE.write_bytes(pickle.dumps(rows))
+    cache.write_bytes(pickle.dumps(rows))
     return rows
 
 
@@ -258,13 +263,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fresh", action="store_true", help="fetch the passages again")
     ap.add_argument("--sentences", action="store_true", help="split and score the sentences again")
     ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--passages", type=int, default=PASSAGES,
+                    help=f"quote from this many of `ask`'s passages (default {PASSAGES}; another is cached apart)")
     ap.add_argument("--lm", action="store_true", help="rescore with the generator's query likelihood (~15 min)")
     ap.add_argument("--lm-slice", action="store_true", help="only the questions the generator rescored")
     args = ap.parse_args(argv)
     again = args.sentences or args.fresh
-    rows = with_candidates(collect(args.fresh), again)
+    cache = cache_for(args.passages)
+    rows = with_candidates(collect(args.fresh, args.passages), again, cache)
     if args.lm:
-        rows = with_likelihood(rows, again)
+        rows = with_likelihood(rows, again, cache)
     rows = [r for r in rows if r["set"] in args.sets.split(",")]
     if args.lm_slice:
         rows = [r for r in rows if np.isfinite(r.get("qlik", [])).any()]
