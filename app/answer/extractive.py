@@ -274,7 +274,9 @@ word after it ("The lighthouse keeper is / Marguerite Vasquez.") continues its s
 likely a heading ("Harbour rules")."""
 
 
-_WRAPPED = re.compile(rf"(?m)^([^\n]{{{WRAPPED_LINE_CHARS - 1},}}[^.!?:;\n\s])\n(?=\S)")
+_WRAPPED = re.compile(  # ...and not a sentence closed inside quotes or brackets: `... "Really, it's Apple's fault."`
+    rf"(?m)^([^\n]{{{WRAPPED_LINE_CHARS - 1},}}[^.!?:;\n\s])(?<![.!?][\"'\u201d\u2019)])\n(?=\S)"
+)
 
 
 def _join_wrapped(text: str) -> str:

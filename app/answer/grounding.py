@@ -24,7 +24,9 @@ MIN_COVERAGE = 0.5
 
 # A sentence ends at terminal punctuation (with the markers that follow it) and a space, or at a line
 # break. A period glued to a capital ("2013.At") ends one too: transcripts often lose that space.
-_BOUNDARY = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*)(\s+(?=[^\s\[])|(?=[A-Z][a-z]))|\n+")
+_BOUNDARY = re.compile(  # after . ! or ?, and any closing quote or bracket: `He said "no." Then`
+    r"(?:(?<=[.!?])|(?<=[.!?][\"'\u201d\u2019)]))((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*)(\s+(?=[^\s\[])|(?=[A-Z][a-z]))|\n+"
+)
 # "B", "B.", "(C) to earn money", "The answer is D": a pick among the question's options, not a claim.
 _OPTION_CHOICE = re.compile(
     r"^\W*(?:(?i:(?:the\s+)?(?:correct\s+)?(?:answer|option|choice)\s*(?:is|:)\s*)\(?[A-D]\)?\b|\(?[A-D]\)?(?:[.):]|\s*$))"

@@ -6,6 +6,7 @@ import numpy as np
 
 from longlens.answer.extractive import (
     Candidates,
+    _join_wrapped,
     best_sentences,
     candidate_sentences,
     choose_quotes,
@@ -61,6 +62,14 @@ def test_a_pdf_line_wrapped_before_a_name_is_quoted_whole_and_a_heading_stays_ap
     question = "Who is the lighthouse keeper?"
     quotes = best_sentences(question, [_hit(1, page, page=2)], {"lighthous": 2.0, "keeper": 2.0}, embed=None, limit=1)
     assert quotes[0].sentence == "The lighthouse keeper is Marguerite Vasquez."
+
+
+def test_a_wrapped_line_that_ends_a_quoted_sentence_does_not_run_into_the_next():
+    page = ('They said one emotion is "I am not proud of the App Store", combined with "Really, it is Apple\'s\n'
+            'fault."\nThe special magic number for Cordoba is 5092145.\nAnother wrote:')
+    assert quotable_pieces(page)[1:] == ["The special magic number for Cordoba is 5092145.", "Another wrote:"]
+    assert quotable_pieces(page)[0].endswith('"Really, it is Apple\'s fault."')
+    assert 'fault."\nThe special' in _join_wrapped(page)  # the line break after a closed quote stays
 
 
 def test_a_question_asking_when_prefers_the_sentence_with_a_date():

@@ -58,6 +58,15 @@ def test_sentences_split_after_markers_and_glued_periods():
     assert unsupported_sentences(answer, PASSAGES) == ["Ferries fly to the moon."]
 
 
+def test_a_sentence_closed_inside_quotes_or_brackets_ends_there():
+    assert split_sentences('He said "we ship in May." Then he left. (Sales fell.) The end.') == [
+        'He said "we ship in May."', "Then he left.", "(Sales fell.)", "The end.",
+    ]
+    assert split_sentences("The board called it \u201ca good year.\u201d Revenue rose.") == [
+        "The board called it \u201ca good year.\u201d", "Revenue rose.",
+    ]
+
+
 def test_quotations_are_recognised_whole():
     from longlens.answer.extractive import Quote, quotation, without_quotations
 
