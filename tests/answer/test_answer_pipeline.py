@@ -18,32 +18,7 @@ from longlens.answer.prompting import ANSWER_CUE, NOT_FOUND
 from longlens.answer.retriever import Filters
 from longlens.retrieval.selection import SelectionConfig
 from longlens.schema import Citation
-
-
-class ReadingGenerator:
-    name = "reading-stand-in"
-    context_window = 2048
-
-    def __init__(self, key_term: str):
-        self.key_term = key_term
-        self.prompts: list[list[dict]] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def stream(self, messages, params):
-        self.prompts.append(messages)
-        user = messages[-1]["content"]
-        blocks = re.findall(r"^\[(\d+)\] \((.*?)\)\n(.*?)(?=\n\n\[\d+\] |\n\nQuestion:)", user, re.S | re.M)
-        cited = [(n, text) for n, _label, text in blocks if self.key_term.lower() in text.lower()]
-        if cited:
-            n, text = cited[0]
-            fact = next(s for s in re.split(r"(?<=[.!?])\s+", text) if self.key_term.lower() in s.lower())
-            answer = f"{fact.rstrip('.')} [{n}][99]."
-        else:
-            answer = "Not in the passages."
-        for i in range(0, len(answer), 4):
-            yield answer[i : i + 4]
+from tests.standins import CitingGenerator
 
 
 @pytest.fixture
@@ -58,7 +33,7 @@ def docs_lens(lens, tmp_path, pdf_writer):
 
 
 def test_ask_cites_the_right_page_and_drops_invented_markers(docs_lens):
-    docs_lens.generator = ReadingGenerator("heron")
+    docs_lens.generator = CitingGenerator("heron", invented_marker=99)
     answer = docs_lens.ask("How many heron nesting pairs were counted?")
     assert "[99]" not in answer.text and re.search(r"\[\d\]", answer.text)
     assert len(answer.citations) == 1
@@ -72,7 +47,7 @@ def test_ask_cites_the_right_page_and_drops_invented_markers(docs_lens):
 
 
 def test_stream_yields_text_then_citations(docs_lens):
-    docs_lens.generator = ReadingGenerator("Tern")
+    docs_lens.generator = CitingGenerator("Tern", invented_marker=99)
     events = list(docs_lens.stream("What is the passenger capacity of the MV Tern?"))
     kinds = [type(e) for e in events]
     assert kinds.index(Citation) > 0 and all(k is Citation for k in kinds[kinds.index(Citation) : -1])
@@ -84,7 +59,7 @@ def test_stream_yields_text_then_citations(docs_lens):
 
 
 def test_nothing_relevant_says_so_without_calling_the_model(docs_lens):
-    gen = ReadingGenerator("zzz")
+    gen = CitingGenerator("zzz", invented_marker=99)
     docs_lens.generator = gen
     answer = docs_lens.ask("What is the airspeed velocity of an unladen swallow in quantum chromodynamics?")
     assert answer.text == NOT_FOUND and answer.citations == [] and gen.prompts == []
@@ -93,7 +68,7 @@ def test_nothing_relevant_says_so_without_calling_the_model(docs_lens):
 
 
 def test_passage_options_reach_the_prompt(docs_lens):
-    gen = ReadingGenerator("heron")
+    gen = CitingGenerator("heron", invented_marker=99)
     docs_lens.generator = gen
     opts = AskOptions(max_passages=1, min_relevance=-1.0, selection=SelectionConfig(tail_cut=False))
     docs_lens.ask("heron nesting pairs", options=opts)
@@ -109,7 +84,7 @@ def test_a_copy_answers_and_is_cited_under_its_own_name(docs_lens, tmp_path):
     (tmp_path / "ferry-copy.md").write_text((tmp_path / "ferry.md").read_text())
     report = docs_lens.ingest([tmp_path / "ferry-copy.md"])
     assert report.documents[0]["same_content_as"].endswith("ferry.md")
-    docs_lens.generator = ReadingGenerator("Tern")
+    docs_lens.generator = CitingGenerator("Tern", invented_marker=99)
     answer = docs_lens.ask("How many passengers does the MV Tern carry?", document="ferry-copy.md")
     assert [c.document.rsplit("/", 1)[-1] for c in answer.citations] == ["ferry-copy.md"]
 
@@ -117,7 +92,7 @@ def test_a_copy_answers_and_is_cited_under_its_own_name(docs_lens, tmp_path):
 def test_keyword_evidence_alone_keeps_a_fact_the_dense_side_misses(docs_lens):
     """With the dense floor out of reach, a passage holding the question's words still answers; a question
     whose rare words no document holds still gets "could not find"."""
-    docs_lens.generator = ReadingGenerator("Tern")
+    docs_lens.generator = CitingGenerator("Tern", invented_marker=99)
     dense_blind = AskOptions(min_relevance=1.01)
     answer = docs_lens.ask("MV Tern passengers?", options=dense_blind)
     assert answer.text != NOT_FOUND and [c.document.rsplit("/", 1)[-1] for c in answer.citations] == ["ferry.md"]
@@ -134,7 +109,7 @@ def test_keyword_coverage_weighs_rare_terms():
     assert keyword_coverage({}, "anything") == 0.0
 
 
-class TinyGenerator(ReadingGenerator):
+class TinyGenerator(CitingGenerator):
     """A stand-in as small as the packaged model, which states a near-miss value."""
 
     parameter_count = 135_000_000
@@ -145,7 +120,7 @@ class TinyGenerator(ReadingGenerator):
 
 
 def test_extract_quotes_the_answering_sentence_with_its_page(docs_lens):
-    gen = ReadingGenerator("heron")
+    gen = CitingGenerator("heron", invented_marker=99)
     docs_lens.generator = gen
     answer = docs_lens.ask("How many heron nesting pairs were counted?", options=AskOptions(answer_mode="extract"))
     assert answer.quoted and gen.prompts == []  # no model call at all
@@ -165,7 +140,7 @@ def test_auto_quotes_first_for_a_small_model_and_drops_what_gainsays_the_quote(d
 
 
 def test_auto_falls_back_to_a_quote_when_no_generated_sentence_is_supported(docs_lens):
-    class Inventing(ReadingGenerator):
+    class Inventing(CitingGenerator):
         def stream(self, messages, params):
             yield "The ferry MV Tern was built on the moon by penguins [1]."
 
@@ -186,7 +161,7 @@ def test_a_passage_only_keyword_search_finds_reaches_the_prompt(lens, tmp_path):
     needle = f"## Kitchen\n\n{cooking} The locker combination at the Halifax rowing club is 7463343. {cooking}"
     (tmp_path / "essays.md").write_text("# Notes\n\n" + "\n\n".join(filler[:20] + [needle] + filler[20:]))
     assert not lens.ingest([tmp_path / "essays.md"]).failed
-    lens.generator = ReadingGenerator("Halifax")
+    lens.generator = CitingGenerator("Halifax", invented_marker=99)
     got = lens.answer_pipeline().retrieve(
         "What is the locker combination at the Halifax rowing club?",
         Filters(lens._target_collections(None)), AskOptions(max_passages=2),
@@ -195,7 +170,7 @@ def test_a_passage_only_keyword_search_finds_reaches_the_prompt(lens, tmp_path):
 
 
 def test_a_short_follow_up_is_searched_with_the_turn_before_it(docs_lens):
-    docs_lens.generator = ReadingGenerator("heron")
+    docs_lens.generator = CitingGenerator("heron", invented_marker=99)
     extract = AskOptions(answer_mode="extract")
     assert docs_lens.ask("Yes, please.", options=extract).text == NOT_FOUND
     history = [
@@ -212,7 +187,7 @@ def test_a_short_follow_up_is_searched_with_the_turn_before_it(docs_lens):
 
 def test_a_question_about_something_the_documents_never_mention_is_not_rescued_by_the_turn_before(docs_lens):
     """Searched with the heron turn it would find the heron page; it names a company the documents lack."""
-    docs_lens.generator = ReadingGenerator("heron")
+    docs_lens.generator = CitingGenerator("heron", invented_marker=99)
     history = [
         {"role": "user", "content": "I want to know about the heron colony nesting pairs."},
         {"role": "assistant", "content": "The colony counted 214 nesting pairs [1]."},
